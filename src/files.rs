@@ -1,0 +1,241 @@
+//! Small, careful file primitives shared by the consent, identity, stats and spool modules.
+//!
+//! - Reads never follow a symbolic link planted in the config directory and refuse
+//!   anything that is not a regular file; they read at most a given number of bytes.
+//! - Writes are atomic: a fresh temporary file (`O_EXCL`, mode `0600`) in the same
+//!   directory, then `rename` over the target. `rename` replaces a planted link instead of
+//!   writing through it, so nothing is ever written outside the directory.
+//! - A lock file serialises read-modify-write cycles between processes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Name of the lock file that serialises read-modify-write cycles (stats, spool).
+pub const LOCK_FILE: &str = ".openvino_telemetry.lock";
+
+/// Makes sure `dir` exists as a directory. It is created (mode `0700`) only when its parent
+/// exists; nothing is ever deleted or replaced. A path that exists but is not a directory
+/// is an error naming it.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(Error::io(
+                "use the config directory",
+                dir,
+                io::Error::other("the path exists but is not a directory"),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("inspect the config directory", dir, e)),
+    }
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::io("create the config directory", dir, e)),
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. `Ok(None)` when it does not exist.
+/// A symbolic link, a directory or a file larger than `limit` is an error.
+pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return Err(Error::io(
+                    "read",
+                    path,
+                    io::Error::other("it is a symbolic link, which is not followed"),
+                ));
+            }
+            return Err(Error::io("read", path, e));
+        }
+    };
+    let meta = file.metadata().map_err(|e| Error::io("read", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            "read",
+            path,
+            io::Error::other("it is not a regular file"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity((meta.len() as usize).min(limit) + 1);
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() > limit {
+        return Err(Error::io(
+            "read",
+            path,
+            io::Error::other(format!("it is larger than {limit} bytes")),
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// Replaces `dir/name` atomically with `contents`; the new file has mode `0600`.
+pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    let target = dir.join(name);
+    let (tmp_path, mut tmp) = create_temp(dir, name)?;
+    let written = tmp.write_all(contents).and_then(|()| tmp.flush());
+    drop(tmp);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(Error::io("write", &target, e));
+    }
+    if let Err(e) = fs::rename(&tmp_path, &target) {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(Error::io("replace", &target, e));
+    }
+    Ok(())
+}
+
+fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_CLOEXEC);
+    }
+    let mut attempt = 0u32;
+    loop {
+        let tmp_path = dir.join(format!(
+            ".{name}.{}.{:08x}.tmp",
+            std::process::id(),
+            random_u32()
+        ));
+        match options.open(&tmp_path) {
+            Ok(file) => return Ok((tmp_path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
+            Err(e) => return Err(Error::io("create a temporary file in", dir, e)),
+        }
+    }
+}
+
+/// Removes `dir/name`; a missing file is not an error.
+pub fn remove(dir: &Path, name: &str) -> Result<()> {
+    let path = dir.join(name);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("delete", path, e)),
+    }
+}
+
+/// An exclusive inter-process lock on `dir/.openvino_telemetry.lock`, released on drop.
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Blocks until the lock is held. Only taken around short read-modify-write cycles.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|e| Error::io("open the lock file", &path, e))?;
+        file.lock()
+            .map_err(|e| Error::io("lock", &path, e))?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// 32 random bits from the operating system (never panics; falls back to time and pid).
+pub fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u32::from_ne_bytes(bytes);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::temp_dir;
+
+    #[test]
+    fn atomic_write_creates_private_file_and_leaves_no_temp() {
+        let dir = temp_dir("files");
+        write_atomic(&dir, "x", b"1").unwrap();
+        write_atomic(&dir, "x", b"0").unwrap();
+        assert_eq!(fs::read(dir.join("x")).unwrap(), b"0");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("x")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x")]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn read_limited_refuses_links_dirs_and_big_files() {
+        let dir = temp_dir("files");
+        assert!(read_limited(&dir.join("missing"), 10).unwrap().is_none());
+        fs::write(dir.join("big"), vec![b'7'; 11]).unwrap();
+        assert!(read_limited(&dir.join("big"), 10).is_err());
+        assert_eq!(read_limited(&dir.join("big"), 11).unwrap().unwrap().len(), 11);
+        fs::create_dir(dir.join("d")).unwrap();
+        assert!(read_limited(&dir.join("d"), 10).is_err());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.join("big"), dir.join("link")).unwrap();
+            let err = read_limited(&dir.join("link"), 100).unwrap_err().to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            // Writing over a planted link replaces the link, never the file it points at.
+            write_atomic(&dir, "link", b"1").unwrap();
+            assert_eq!(fs::read(dir.join("big")).unwrap(), vec![b'7'; 11]);
+            assert!(!fs::symlink_metadata(dir.join("link")).unwrap().file_type().is_symlink());
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn ensure_dir_creates_only_under_existing_parent_and_never_replaces_a_file() {
+        let dir = temp_dir("files");
+        ensure_dir(&dir.join("intel")).unwrap();
+        assert!(dir.join("intel").is_dir());
+        assert!(ensure_dir(&dir.join("no/such/parent")).is_err());
+        fs::write(dir.join("file"), b"keep").unwrap();
+        let err = ensure_dir(&dir.join("file")).unwrap_err().to_string();
+        assert!(err.contains("not a directory"), "{err}");
+        assert_eq!(fs::read(dir.join("file")).unwrap(), b"keep");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,142 @@
+//! The client id shared with the Python client: `openvino_ga_cid` (a UUID v4 string, no
+//! newline), with the legacy name `openvino_ga_uid` read and migrated when the new one is
+//! missing. A new id is made at every opt-in; opt-out deletes both names.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::files;
+
+pub const CLIENT_ID_FILE: &str = "openvino_ga_cid";
+pub const LEGACY_CLIENT_ID_FILE: &str = "openvino_ga_uid";
+
+/// A client id file is a UUID, nothing more; anything larger is not one.
+const ID_READ_LIMIT: usize = 256;
+
+/// A fresh random UUID, version 4, lowercase, hyphenated.
+pub fn new_uuid_v4() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        for chunk in bytes.chunks_mut(4) {
+            chunk.copy_from_slice(&files::random_u32().to_ne_bytes());
+        }
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// True for the 8-4-4-4-12 hexadecimal form (either case), which is what both clients write.
+pub fn is_valid_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+fn read_id(dir: &Path, name: &str) -> Option<String> {
+    let bytes = files::read_limited(&dir.join(name), ID_READ_LIMIT).ok()??;
+    let text = String::from_utf8(bytes).ok()?;
+    let id = text.trim();
+    is_valid_uuid(id).then(|| id.to_string())
+}
+
+/// The current client id, if a valid one is stored (legacy name included). Never writes.
+pub fn peek(dir: &Path) -> Option<String> {
+    read_id(dir, CLIENT_ID_FILE).or_else(|| read_id(dir, LEGACY_CLIENT_ID_FILE))
+}
+
+/// The client id to use: the stored one, the legacy one migrated to the new name, or a new
+/// one when neither is valid.
+pub fn load_or_create(dir: &Path) -> Result<String> {
+    if let Some(id) = read_id(dir, CLIENT_ID_FILE) {
+        return Ok(id);
+    }
+    if let Some(id) = read_id(dir, LEGACY_CLIENT_ID_FILE) {
+        files::write_atomic(dir, CLIENT_ID_FILE, id.as_bytes())?;
+        return Ok(id);
+    }
+    regenerate(dir)
+}
+
+/// Writes a new client id (used at every opt-in).
+pub fn regenerate(dir: &Path) -> Result<String> {
+    let id = new_uuid_v4();
+    files::write_atomic(dir, CLIENT_ID_FILE, id.as_bytes())?;
+    Ok(id)
+}
+
+/// Deletes the client id under both names.
+pub fn forget(dir: &Path) -> Result<()> {
+    files::remove(dir, CLIENT_ID_FILE)?;
+    files::remove(dir, LEGACY_CLIENT_ID_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::temp_dir;
+    use std::fs;
+
+    #[test]
+    fn uuid_v4_has_version_and_variant_bits_and_differs() {
+        let a = new_uuid_v4();
+        let b = new_uuid_v4();
+        assert!(is_valid_uuid(&a), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
+
+    #[test]
+    fn validation_rejects_near_misses() {
+        assert!(is_valid_uuid("B05EF51D-3610-4440-BCE3-6140BE6D302C"));
+        assert!(!is_valid_uuid("b05ef51d-3610-4440-bce3-6140be6d302"));
+        assert!(!is_valid_uuid("b05ef51d+3610-4440-bce3-6140be6d302c"));
+        assert!(!is_valid_uuid("g05ef51d-3610-4440-bce3-6140be6d302c"));
+        assert!(!is_valid_uuid(""));
+    }
+
+    #[test]
+    fn invalid_id_is_regenerated_and_legacy_is_migrated() {
+        let dir = temp_dir("identity");
+        fs::write(dir.join(CLIENT_ID_FILE), "not-a-uuid").unwrap();
+        let id = load_or_create(&dir).unwrap();
+        assert!(is_valid_uuid(&id));
+        assert_eq!(fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(), id);
+
+        let legacy = "b05ef51d-3610-4440-bce3-6140be6d302c";
+        fs::remove_file(dir.join(CLIENT_ID_FILE)).unwrap();
+        fs::write(dir.join(LEGACY_CLIENT_ID_FILE), format!("{legacy}\n")).unwrap();
+        assert_eq!(peek(&dir).as_deref(), Some(legacy));
+        assert_eq!(load_or_create(&dir).unwrap(), legacy);
+        assert_eq!(fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(), legacy);
+        // The stored id is kept from then on.
+        assert_eq!(load_or_create(&dir).unwrap(), legacy);
+        forget(&dir).unwrap();
+        assert!(!dir.join(CLIENT_ID_FILE).exists());
+        assert!(!dir.join(LEGACY_CLIENT_ID_FILE).exists());
+        assert!(peek(&dir).is_none());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn regenerate_makes_a_new_id() {
+        let dir = temp_dir("identity");
+        let first = load_or_create(&dir).unwrap();
+        let second = regenerate(&dir).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(load_or_create(&dir).unwrap(), second);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

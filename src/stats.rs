@@ -1,0 +1,156 @@
+//! Usage statistics shared with the Python client: the `stats` file, a JSON object such as
+//! `{"usage_count": 7}`, written as Python's `json.dumps(obj, indent=4)` does (4-space
+//! indent, no trailing newline). Other keys are kept. Each initialisation with consent
+//! counts one usage, under an inter-process lock so concurrent increments are never lost.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::files::{self, DirLock};
+
+pub const STATS_FILE: &str = "stats";
+const USAGE_COUNT: &str = "usage_count";
+/// A stats file is a handful of bytes; a larger one is treated as corrupt and replaced.
+const STATS_READ_LIMIT: usize = 64 * 1024;
+
+/// What `record_usage` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub count: u64,
+    /// Set when the file was unreadable or corrupt and had to be started afresh.
+    pub warning: Option<String>,
+}
+
+/// Adds one usage and returns the new count. A missing, corrupt, oversized or binary file,
+/// or a count that is not a positive integer, restarts the count at 1 (with a warning).
+pub fn record_usage(dir: &Path) -> Result<Usage> {
+    let _lock = DirLock::acquire(dir)?;
+    let (mut object, warning) = match read_object(dir) {
+        Ok(Some(object)) => (object, None),
+        Ok(None) => (Map::new(), None),
+        Err(why) => (Map::new(), Some(why)),
+    };
+    let count = match object.get(USAGE_COUNT).and_then(Value::as_u64) {
+        Some(previous) if previous > 0 => previous.saturating_add(1),
+        _ => 1,
+    };
+    object.insert(USAGE_COUNT.to_string(), Value::from(count));
+    files::write_atomic(dir, STATS_FILE, render(&object).as_bytes())?;
+    Ok(Usage { count, warning })
+}
+
+/// The stored count, if there is a valid positive one. Never writes.
+pub fn read_usage(dir: &Path) -> Option<u64> {
+    read_object(dir)
+        .ok()??
+        .get(USAGE_COUNT)
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+}
+
+fn read_object(dir: &Path) -> std::result::Result<Option<Map<String, Value>>, String> {
+    let path = dir.join(STATS_FILE);
+    let bytes = match files::read_limited(&path, STATS_READ_LIMIT) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(object)) => Ok(Some(object)),
+        Ok(_) => Err(format!("{} does not hold a JSON object", path.display())),
+        Err(e) => Err(format!("{} is not valid JSON: {e}", path.display())),
+    }
+}
+
+/// Python's `json.dumps(obj, indent=4)`: 4 spaces, `": "` and `","` separators, ASCII only.
+fn render(object: &Map<String, Value>) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    serde::Serialize::serialize(object, &mut serializer).expect("a JSON map always serialises");
+    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    escape_non_ascii(&text)
+}
+
+/// Python escapes every non-ASCII character as `\uXXXX` (surrogate pairs above U+FFFF).
+/// Only string contents can hold such characters, so replacing them everywhere is exact.
+fn escape_non_ascii(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::temp_dir;
+    use std::fs;
+
+    #[test]
+    fn first_usage_is_written_like_python() {
+        let dir = temp_dir("stats");
+        assert_eq!(record_usage(&dir).unwrap().count, 1);
+        assert_eq!(
+            fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
+            "{\n    \"usage_count\": 1\n}"
+        );
+        assert_eq!(record_usage(&dir).unwrap().count, 2);
+        assert_eq!(read_usage(&dir), Some(2));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn other_keys_are_kept_in_order_and_escaped_like_python() {
+        let dir = temp_dir("stats");
+        fs::write(
+            dir.join(STATS_FILE),
+            "{\"zeta\": [1, 2], \"usage_count\": 41, \"name\": \"caf\u{e9} \u{1f600}\"}",
+        )
+        .unwrap();
+        assert_eq!(record_usage(&dir).unwrap().count, 42);
+        assert_eq!(
+            fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
+            "{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\"\n}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_binary_oversized_and_non_positive_restart_at_one() {
+        let dir = temp_dir("stats");
+        let cases: Vec<(Vec<u8>, bool)> = vec![
+            (b"{not json".to_vec(), true),
+            (vec![0xff, 0x00, 0x9c, 0x01], true),
+            (vec![b' '; 10 * 1024 * 1024], true),
+            (b"[1, 2]".to_vec(), true),
+            (b"{\"usage_count\": -5}".to_vec(), false),
+            (b"{\"usage_count\": 0}".to_vec(), false),
+            (b"{\"usage_count\": \"7\"}".to_vec(), false),
+            (b"{\"usage_count\": 2.5}".to_vec(), false),
+        ];
+        for (contents, warns) in cases {
+            fs::write(dir.join(STATS_FILE), &contents).unwrap();
+            let usage = record_usage(&dir).unwrap();
+            assert_eq!(usage.count, 1, "{:?}", String::from_utf8_lossy(&contents[..contents.len().min(20)]));
+            assert_eq!(usage.warning.is_some(), warns);
+            assert_eq!(read_usage(&dir), Some(1));
+        }
+        fs::write(dir.join(STATS_FILE), format!("{{\"usage_count\": {}}}", u64::MAX)).unwrap();
+        assert_eq!(record_usage(&dir).unwrap().count, u64::MAX);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
