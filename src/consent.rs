@@ -72,9 +72,9 @@ pub fn default_config_dir() -> Option<PathBuf> {
 /// The directory to use: the one given, else the default.
 pub fn config_dir(given: Option<&Path>) -> Result<PathBuf> {
     match given {
-        Some(dir) if dir.as_os_str().is_empty() => Err(Error::InvalidArgument(
-            "config_dir is empty".to_string(),
-        )),
+        Some(dir) if dir.as_os_str().is_empty() => {
+            Err(Error::InvalidArgument("config_dir is empty".to_string()))
+        }
         Some(dir) => Ok(dir.to_path_buf()),
         None => default_config_dir().ok_or_else(|| {
             Error::Disabled("no home directory is known (HOME is unset)".to_string())
@@ -108,10 +108,7 @@ pub fn read(dir: &Path) -> (Consent, Option<String>) {
                     return (Consent::Undecided, None);
                 }
             }
-            (
-                Consent::Declined,
-                Some(format!("{e}: treated as declined")),
-            )
+            (Consent::Declined, Some(format!("{e}: treated as declined")))
         }
     }
 }
@@ -354,7 +351,10 @@ mod tests {
     fn file_states_map_to_decisions() {
         let dir = temp_dir("consent");
         assert_eq!(read(&dir), (Consent::Undecided, None));
-        assert_eq!(read(&dir.join("missing-subdir")), (Consent::Undecided, None));
+        assert_eq!(
+            read(&dir.join("missing-subdir")),
+            (Consent::Undecided, None)
+        );
         fs::write(dir.join(CONSENT_FILE), "1").unwrap();
         assert_eq!(read(&dir), (Consent::Accepted, None));
         fs::write(dir.join(CONSENT_FILE), "0").unwrap();
@@ -414,10 +414,7 @@ mod tests {
             "CIRCLECI",
             "TEAMCITY_VERSION",
         ] {
-            assert_eq!(
-                decide(&opts, &env(&[(name, "x")])).reason,
-                Reason::Ci(name)
-            );
+            assert_eq!(decide(&opts, &env(&[(name, "x")])).reason, Reason::Ci(name));
         }
         assert!(decide(&opts, &env(&[])).enabled);
         fs::remove_dir_all(dir).unwrap();

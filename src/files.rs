@@ -163,8 +163,7 @@ impl DirLock {
         let file = options
             .open(&path)
             .map_err(|e| Error::io("open the lock file", &path, e))?;
-        file.lock()
-            .map_err(|e| Error::io("lock", &path, e))?;
+        file.lock().map_err(|e| Error::io("lock", &path, e))?;
         Ok(DirLock { _file: file })
     }
 }
@@ -199,7 +198,10 @@ mod tests {
             let mode = fs::metadata(dir.join("x")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x")]);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -210,18 +212,26 @@ mod tests {
         assert!(read_limited(&dir.join("missing"), 10).unwrap().is_none());
         fs::write(dir.join("big"), vec![b'7'; 11]).unwrap();
         assert!(read_limited(&dir.join("big"), 10).is_err());
-        assert_eq!(read_limited(&dir.join("big"), 11).unwrap().unwrap().len(), 11);
+        assert_eq!(
+            read_limited(&dir.join("big"), 11).unwrap().unwrap().len(),
+            11
+        );
         fs::create_dir(dir.join("d")).unwrap();
         assert!(read_limited(&dir.join("d"), 10).is_err());
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(dir.join("big"), dir.join("link")).unwrap();
-            let err = read_limited(&dir.join("link"), 100).unwrap_err().to_string();
+            let err = read_limited(&dir.join("link"), 100)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("symbolic link"), "{err}");
             // Writing over a planted link replaces the link, never the file it points at.
             write_atomic(&dir, "link", b"1").unwrap();
             assert_eq!(fs::read(dir.join("big")).unwrap(), vec![b'7'; 11]);
-            assert!(!fs::symlink_metadata(dir.join("link")).unwrap().file_type().is_symlink());
+            assert!(!fs::symlink_metadata(dir.join("link"))
+                .unwrap()
+                .file_type()
+                .is_symlink());
         }
         fs::remove_dir_all(dir).unwrap();
     }

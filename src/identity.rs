@@ -120,7 +120,10 @@ mod tests {
         fs::write(dir.join(LEGACY_CLIENT_ID_FILE), format!("{legacy}\n")).unwrap();
         assert_eq!(peek(&dir).as_deref(), Some(legacy));
         assert_eq!(load_or_create(&dir).unwrap(), legacy);
-        assert_eq!(fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(), legacy);
+        assert_eq!(
+            fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(),
+            legacy
+        );
         // The stored id is kept from then on.
         assert_eq!(load_or_create(&dir).unwrap(), legacy);
         forget(&dir).unwrap();

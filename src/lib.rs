@@ -5,12 +5,21 @@
 pub mod consent;
 pub mod dialog;
 pub mod error;
+pub mod event;
+pub mod ffi;
 pub mod files;
+pub mod fork;
 pub mod identity;
+pub mod sender;
 pub mod spool;
 pub mod stats;
+pub mod telemetry;
+pub mod transport;
 
 #[cfg(test)]
 mod testing;
 
+pub use consent::Consent;
 pub use error::{Error, Result};
+pub use sender::Counters;
+pub use telemetry::{Options, Telemetry};

@@ -145,11 +145,20 @@ mod tests {
         for (contents, warns) in cases {
             fs::write(dir.join(STATS_FILE), &contents).unwrap();
             let usage = record_usage(&dir).unwrap();
-            assert_eq!(usage.count, 1, "{:?}", String::from_utf8_lossy(&contents[..contents.len().min(20)]));
+            assert_eq!(
+                usage.count,
+                1,
+                "{:?}",
+                String::from_utf8_lossy(&contents[..contents.len().min(20)])
+            );
             assert_eq!(usage.warning.is_some(), warns);
             assert_eq!(read_usage(&dir), Some(1));
         }
-        fs::write(dir.join(STATS_FILE), format!("{{\"usage_count\": {}}}", u64::MAX)).unwrap();
+        fs::write(
+            dir.join(STATS_FILE),
+            format!("{{\"usage_count\": {}}}", u64::MAX),
+        )
+        .unwrap();
         assert_eq!(record_usage(&dir).unwrap().count, u64::MAX);
         fs::remove_dir_all(dir).unwrap();
     }

@@ -1,0 +1,119 @@
+//! `ov_telemetry_get_api`: one symbol for `dlopen` users, a static table of every
+//! function of the API.
+
+use std::ffi::c_char;
+
+use super::api::*;
+use super::{
+    ffi_guard, ov_telemetry_consent_e, ov_telemetry_options_t, ov_telemetry_status_e,
+    ov_telemetry_t,
+};
+
+/// The ABI version this library provides through ov_telemetry_get_api().
+pub const OV_TELEMETRY_ABI_VERSION: u32 = 1;
+
+/// The whole API v1 as function pointers, for programs that load the library with
+/// dlopen() and look up only ov_telemetry_get_api(). Fields are only ever appended;
+/// `struct_size` tells how many a library provides.
+#[repr(C)]
+pub struct ov_telemetry_api_t {
+    pub abi_version: u32,
+    pub struct_size: u32,
+    pub options_create: extern "C" fn(*mut *mut ov_telemetry_options_t) -> ov_telemetry_status_e,
+    pub options_set_app: extern "C" fn(
+        *mut ov_telemetry_options_t,
+        *const c_char,
+        *const c_char,
+    ) -> ov_telemetry_status_e,
+    pub options_set_measurement_id:
+        extern "C" fn(*mut ov_telemetry_options_t, *const c_char) -> ov_telemetry_status_e,
+    pub options_set_api_secret:
+        extern "C" fn(*mut ov_telemetry_options_t, *const c_char) -> ov_telemetry_status_e,
+    pub options_set_consent_dialog:
+        extern "C" fn(*mut ov_telemetry_options_t, bool) -> ov_telemetry_status_e,
+    pub options_set_disable_in_ci:
+        extern "C" fn(*mut ov_telemetry_options_t, bool) -> ov_telemetry_status_e,
+    pub options_set_endpoint:
+        extern "C" fn(*mut ov_telemetry_options_t, *const c_char) -> ov_telemetry_status_e,
+    pub options_set_config_dir:
+        extern "C" fn(*mut ov_telemetry_options_t, *const c_char) -> ov_telemetry_status_e,
+    pub options_set_queue_capacity:
+        extern "C" fn(*mut ov_telemetry_options_t, u32) -> ov_telemetry_status_e,
+    pub options_free: extern "C" fn(*mut ov_telemetry_options_t),
+    pub init: extern "C" fn(
+        *const ov_telemetry_options_t,
+        *mut *mut ov_telemetry_t,
+    ) -> ov_telemetry_status_e,
+    pub init_simple: extern "C" fn(
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *mut *mut ov_telemetry_t,
+    ) -> ov_telemetry_status_e,
+    pub is_enabled: extern "C" fn(*const ov_telemetry_t) -> bool,
+    pub send_event: extern "C" fn(
+        *mut ov_telemetry_t,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        i64,
+    ) -> ov_telemetry_status_e,
+    pub send_error:
+        extern "C" fn(*mut ov_telemetry_t, *const c_char, *const c_char) -> ov_telemetry_status_e,
+    pub send_stack_trace:
+        extern "C" fn(*mut ov_telemetry_t, *const c_char, *const c_char) -> ov_telemetry_status_e,
+    pub start_session: extern "C" fn(*mut ov_telemetry_t, *const c_char) -> ov_telemetry_status_e,
+    pub end_session: extern "C" fn(*mut ov_telemetry_t, *const c_char) -> ov_telemetry_status_e,
+    pub flush: extern "C" fn(*mut ov_telemetry_t, u32) -> ov_telemetry_status_e,
+    pub shutdown: extern "C" fn(*mut ov_telemetry_t, u32) -> ov_telemetry_status_e,
+    pub free: extern "C" fn(*mut ov_telemetry_t),
+    pub get_consent: extern "C" fn(*const c_char) -> ov_telemetry_consent_e,
+    pub set_consent: extern "C" fn(*const c_char, bool) -> ov_telemetry_status_e,
+    pub status_message: extern "C" fn(i32) -> *const c_char,
+    pub last_error: extern "C" fn() -> *const c_char,
+    pub version: extern "C" fn() -> *const c_char,
+}
+
+static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
+    abi_version: OV_TELEMETRY_ABI_VERSION,
+    struct_size: std::mem::size_of::<ov_telemetry_api_t>() as u32,
+    options_create: ov_telemetry_options_create,
+    options_set_app: ov_telemetry_options_set_app,
+    options_set_measurement_id: ov_telemetry_options_set_measurement_id,
+    options_set_api_secret: ov_telemetry_options_set_api_secret,
+    options_set_consent_dialog: ov_telemetry_options_set_consent_dialog,
+    options_set_disable_in_ci: ov_telemetry_options_set_disable_in_ci,
+    options_set_endpoint: ov_telemetry_options_set_endpoint,
+    options_set_config_dir: ov_telemetry_options_set_config_dir,
+    options_set_queue_capacity: ov_telemetry_options_set_queue_capacity,
+    options_free: ov_telemetry_options_free,
+    init: ov_telemetry_init,
+    init_simple: ov_telemetry_init_simple,
+    is_enabled: ov_telemetry_is_enabled,
+    send_event: ov_telemetry_send_event,
+    send_error: ov_telemetry_send_error,
+    send_stack_trace: ov_telemetry_send_stack_trace,
+    start_session: ov_telemetry_start_session,
+    end_session: ov_telemetry_end_session,
+    flush: ov_telemetry_flush,
+    shutdown: ov_telemetry_shutdown,
+    free: ov_telemetry_free,
+    get_consent: ov_telemetry_get_consent,
+    set_consent: ov_telemetry_set_consent,
+    status_message: ov_telemetry_status_message,
+    last_error: ov_telemetry_last_error,
+    version: ov_telemetry_version,
+};
+
+/// The function table for `abi_version` (1), or NULL for a version this library does not
+/// provide. Static: never free it. Never blocks. Infallible. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ov_telemetry_get_api(abi_version: u32) -> *const ov_telemetry_api_t {
+    ffi_guard!(std::ptr::null(), {
+        if abi_version == OV_TELEMETRY_ABI_VERSION {
+            &API_V1
+        } else {
+            std::ptr::null()
+        }
+    })
+}

@@ -1,0 +1,453 @@
+//! The bounded queue and its background worker.
+//!
+//! `push` is all the host's thread ever does: a short critical section on an in-memory
+//! queue, no I/O. One worker thread per handle drains the queue in batches (at most 25
+//! events and < 130 kB per request), POSTs them through a [`Transport`], retries network
+//! errors, 5xx and 429 with exponential backoff and jitter (honouring `Retry-After`), and
+//! gives up on other statuses. `flush` and `shutdown` wait on a condition variable until
+//! everything queued is delivered or their deadline passes, whatever the network does.
+//!
+//! Events that cannot be delivered — retries exhausted, or still queued or in flight when
+//! `shutdown`'s deadline passes — are handed to one place, the [`Sink`] (the spool).
+//! Delivery is at least once: a batch whose request is still in flight at the deadline is
+//! handed over too, and may also arrive.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::event::{self, Common, Event};
+use crate::files::random_u32;
+use crate::transport::{Outcome, Transport};
+
+/// Default queue capacity (events).
+pub const DEFAULT_CAPACITY: usize = 1000;
+/// Events per request, GA4's limit.
+pub const MAX_BATCH: usize = 25;
+
+/// Where undeliverable events go (the spool). Called from the worker or from `shutdown`.
+pub type Sink = Box<dyn Fn(Vec<Event>) + Send + Sync>;
+
+/// Events claimed from the spool, queued first; `release` runs once every one of them was
+/// delivered or handed to the sink again.
+pub struct Backlog {
+    pub events: Vec<Event>,
+    pub release: Box<dyn FnOnce() + Send>,
+}
+
+/// Tunables; the defaults are what the library uses.
+#[derive(Clone, Debug)]
+pub struct SenderConfig {
+    pub capacity: usize,
+    /// Attempts per batch, the first included.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    pub retry_after_cap: Duration,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            capacity: DEFAULT_CAPACITY,
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            retry_after_cap: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the sender has done so far. Every accepted event ends up exactly once in `sent`
+/// or `failed`, or is still pending: `queued == sent + failed + pending`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Events accepted onto the queue.
+    pub queued: u64,
+    /// Events delivered (2xx).
+    pub sent: u64,
+    /// Events refused because the queue was full.
+    pub dropped: u64,
+    /// Events that could not be delivered (rejected, retries exhausted, or left at the
+    /// shutdown deadline); all but the rejected ones went to the sink.
+    pub failed: u64,
+    /// Requests that were tried again.
+    pub retried: u64,
+}
+
+#[derive(Default)]
+struct AtomicCounters {
+    queued: AtomicU64,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Event>,
+    /// The batch the worker is delivering; kept here so a shutdown can take it over.
+    in_flight: Vec<Event>,
+    /// The worker holds events (taken from the queue, in flight or backing off).
+    busy: bool,
+    /// No more events are accepted; the worker exits once the queue is empty.
+    closing: bool,
+    /// The shutdown deadline passed: the worker must stop at once.
+    abandoned: bool,
+    worker_done: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the worker: new events, closing, abandoning.
+    wake: Condvar,
+    /// Wakes waiters in flush/shutdown: a batch finished, the worker exited.
+    progress: Condvar,
+    counters: AtomicCounters,
+    capacity: usize,
+    /// (events that must be resolved, release) for the spool backlog.
+    backlog: Mutex<Option<(u64, Box<dyn FnOnce() + Send>)>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic never happens while the lock is held; recover the data if one did.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the backlog's release once all of its events are resolved.
+    fn check_backlog(&self) {
+        let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        let resolved = self.counters.sent.load(Ordering::Relaxed)
+            + self.counters.failed.load(Ordering::Relaxed);
+        if backlog.as_ref().is_some_and(|(n, _)| resolved >= *n) {
+            if let Some((_, release)) = backlog.take() {
+                release();
+            }
+        }
+    }
+}
+
+/// The queue and worker of one handle.
+pub struct Sender {
+    shared: Arc<Shared>,
+    sink: Arc<Sink>,
+}
+
+impl Sender {
+    /// Starts the worker thread.
+    pub fn start(
+        config: SenderConfig,
+        common: Common,
+        transport: Box<dyn Transport>,
+        sink: Sink,
+        backlog: Option<Backlog>,
+    ) -> Result<Sender> {
+        let mut queue = VecDeque::with_capacity(config.capacity.min(1024));
+        let mut release = None;
+        if let Some(backlog) = backlog {
+            release = Some((backlog.events.len() as u64, backlog.release));
+            queue.extend(backlog.events);
+        }
+        let counters = AtomicCounters::default();
+        counters.queued.store(queue.len() as u64, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue,
+                ..State::default()
+            }),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+            counters,
+            capacity: config.capacity.max(1),
+            backlog: Mutex::new(release),
+        });
+        shared.check_backlog();
+        let sink = Arc::new(sink);
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            sink: Arc::clone(&sink),
+            config,
+            common,
+            transport,
+            degraded: false,
+        };
+        thread::Builder::new()
+            .name("ov-telemetry".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::Internal(format!("cannot start the sender thread: {e}")))?;
+        Ok(Sender { shared, sink })
+    }
+
+    /// Queues one event. Never blocks on I/O.
+    pub fn push(&self, event: Event) -> Result<()> {
+        let mut state = self.shared.lock();
+        if state.closing {
+            return Err(Error::ShutDown);
+        }
+        if state.queue.len() >= self.shared.capacity {
+            drop(state);
+            self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::QueueFull);
+        }
+        let was_empty = state.queue.is_empty();
+        state.queue.push_back(event);
+        let idle = !state.busy;
+        drop(state);
+        self.shared.counters.queued.fetch_add(1, Ordering::Relaxed);
+        if was_empty && idle {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits until everything queued so far is delivered, at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let state = self.shared.lock();
+        let (_state, drained) = self.wait_drained(state, deadline);
+        if drained {
+            Ok(())
+        } else {
+            Err(Error::Timeout)
+        }
+    }
+
+    /// Stops accepting events, waits until the queue is delivered (at most `timeout`), then
+    /// stops the worker. What is left at the deadline goes to the sink. Idempotent.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        state.closing = true;
+        self.shared.wake.notify_one();
+        let (mut state, drained) = self.wait_drained(state, deadline);
+        if drained {
+            return Ok(());
+        }
+        state.abandoned = true;
+        let mut left: Vec<Event> = std::mem::take(&mut state.in_flight);
+        left.extend(state.queue.drain(..));
+        drop(state);
+        self.shared.wake.notify_one();
+        if !left.is_empty() {
+            self.shared
+                .counters
+                .failed
+                .fetch_add(left.len() as u64, Ordering::Relaxed);
+            (self.sink)(left);
+        }
+        self.shared.check_backlog();
+        Err(Error::Timeout)
+    }
+
+    fn wait_drained<'a>(
+        &self,
+        mut state: MutexGuard<'a, State>,
+        deadline: Instant,
+    ) -> (MutexGuard<'a, State>, bool) {
+        loop {
+            if state.queue.is_empty() && !state.busy {
+                return (state, true);
+            }
+            if state.worker_done || state.abandoned {
+                return (state, false);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return (state, false);
+            }
+            state = self
+                .shared
+                .progress
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        let c = &self.shared.counters;
+        Counters {
+            queued: c.queued.load(Ordering::Relaxed),
+            sent: c.sent.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            retried: c.retried.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        // Without a shutdown, what is still queued is handed to the sink, not lost.
+        let _ = self.shutdown(Duration::ZERO);
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    sink: Arc<Sink>,
+    config: SenderConfig,
+    common: Common,
+    transport: Box<dyn Transport>,
+    /// The last batch exhausted its retries: try each next batch once until one succeeds.
+    degraded: bool,
+}
+
+impl Worker {
+    fn run(mut self) {
+        while let Some(batch) = self.next_batch() {
+            self.deliver(batch);
+        }
+        let mut state = self.shared.lock();
+        state.worker_done = true;
+        state.busy = false;
+        drop(state);
+        self.shared.progress.notify_all();
+    }
+
+    /// Blocks until there is work; `None` when the worker should exit.
+    fn next_batch(&self) -> Option<Vec<Event>> {
+        let mut state = self.shared.lock();
+        loop {
+            if state.abandoned {
+                return None;
+            }
+            if !state.queue.is_empty() {
+                break;
+            }
+            if state.closing {
+                return None;
+            }
+            state = self
+                .shared
+                .wake
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        let n = state.queue.len().min(MAX_BATCH);
+        let batch: Vec<Event> = state.queue.drain(..n).collect();
+        state.busy = true;
+        Some(batch)
+    }
+
+    fn deliver(&mut self, mut batch: Vec<Event>) {
+        // The size limit may ask for a smaller batch; the rest goes back to the front.
+        let first = event::batch_sizes(&self.common, &batch)
+            .first()
+            .copied()
+            .unwrap_or(batch.len());
+        if first < batch.len() {
+            let rest = batch.split_off(first);
+            let mut state = self.shared.lock();
+            for e in rest.into_iter().rev() {
+                state.queue.push_front(e);
+            }
+        }
+        let body = event::request_body(&self.common, &batch);
+        {
+            let mut state = self.shared.lock();
+            if state.abandoned {
+                drop(state);
+                self.give_up(batch, true);
+                return;
+            }
+            state.in_flight = batch;
+        }
+        let attempts = if self.degraded {
+            1
+        } else {
+            self.config.max_attempts.max(1)
+        };
+        let mut attempt = 1;
+        let outcome = loop {
+            let outcome = self.transport.post(&body);
+            let Outcome::Retry { after, .. } = &outcome else {
+                break outcome;
+            };
+            if attempt >= attempts {
+                break outcome;
+            }
+            let wait = after
+                .map(|a| a.min(self.config.retry_after_cap))
+                .unwrap_or_else(|| self.backoff(attempt));
+            if !self.pause(wait) {
+                break outcome;
+            }
+            self.shared.counters.retried.fetch_add(1, Ordering::Relaxed);
+            attempt += 1;
+        };
+        let mut state = self.shared.lock();
+        let batch = std::mem::take(&mut state.in_flight);
+        state.busy = false;
+        drop(state);
+        match outcome {
+            Outcome::Delivered => {
+                self.degraded = false;
+                // An empty batch was taken over by `shutdown` (and counted there).
+                let n = batch.len() as u64;
+                self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
+            }
+            Outcome::Rejected { .. } => self.give_up(batch, false),
+            Outcome::Retry { .. } => {
+                self.degraded = true;
+                self.give_up(batch, true);
+            }
+        }
+        self.shared.check_backlog();
+        self.shared.progress.notify_all();
+    }
+
+    /// Counts `batch` as failed; sends it to the sink when it may succeed later. An empty
+    /// batch means `shutdown` already took it over.
+    fn give_up(&self, batch: Vec<Event>, keep: bool) {
+        if batch.is_empty() {
+            return;
+        }
+        self.shared
+            .counters
+            .failed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if keep {
+            (self.sink)(batch);
+        }
+    }
+
+    /// Exponential backoff with jitter: a random duration in [½, 1] × base·2^(attempt-1),
+    /// capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .config
+            .backoff_base
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(self.config.backoff_cap);
+        let jitter = 0.5 + f64::from(random_u32()) / f64::from(u32::MAX) / 2.0;
+        exp.mul_f64(jitter)
+    }
+
+    /// Waits `wait` before a retry. False when the shutdown deadline passed meanwhile.
+    fn pause(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut state = self.shared.lock();
+        loop {
+            if state.abandoned {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            state = self
+                .shared
+                .wake
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! The Rust facade: `Telemetry::init`, the `send_*` calls, `flush`, `shutdown`.
+//!
+//! A handle is always returned by `init` when the options are valid; when consent is
+//! missing it is simply disabled ([`Telemetry::is_enabled`] is false) and every send
+//! returns [`Error::Disabled`] at the cost of two loads. Handles are `Send + Sync`: every
+//! method takes `&self` and may be called from any thread at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::consent::{self, Consent, DecideOptions, Env, ProcessEnv, Reason};
+use crate::error::{Error, Result};
+use crate::event::{self, Common, Event, PrevState, Scrubber};
+use crate::sender::{Backlog, Counters, Sender, SenderConfig};
+use crate::transport::{DebugTransport, Endpoint, HttpTransport, Transport};
+use crate::{dialog, fork, identity, spool, stats};
+
+/// The OpenVINO API secret of the GA4 property, the Python client's default.
+pub const DEFAULT_API_SECRET: &str = "zbEMioDXSE-MUHHPLRIi0A";
+/// The measurement id `opt_in_out` reports to.
+pub const OPT_IN_OUT_MEASUREMENT_ID: &str = "G-W5E9RNLD4H";
+/// `1`/`true`/`yes`: print each request body on stderr and send nothing.
+pub const DEBUG_VARIABLE: &str = "OPENVINO_TELEMETRY_DEBUG";
+/// Replaces the collect URL (without its query); wins over [`Options::endpoint`].
+pub const ENDPOINT_VARIABLE: &str = "OPENVINO_TELEMETRY_ENDPOINT";
+
+/// Everything `init` needs. Build with [`Options::new`] and adjust the public fields.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub app_name: String,
+    pub app_version: String,
+    /// The GA4 measurement id (`G-…`).
+    pub measurement_id: String,
+    pub api_secret: String,
+    /// Command-line tools only: ask on the terminal when no decision is stored.
+    pub consent_dialog: bool,
+    /// How long the dialog waits for an answer in total (50 s).
+    pub dialog_timeout: Duration,
+    /// Disable when a CI service is detected.
+    pub disable_in_ci: bool,
+    /// The collect URL without its query; `None` is GA4's.
+    pub endpoint: Option<String>,
+    /// The directory holding the shared files; `None` is `$HOME/intel`.
+    pub config_dir: Option<PathBuf>,
+    /// Events the queue holds before sends return `QueueFull` (≥ 1).
+    pub queue_capacity: usize,
+}
+
+impl Options {
+    pub fn new(app_name: &str, app_version: &str, measurement_id: &str) -> Options {
+        Options {
+            app_name: app_name.to_string(),
+            app_version: app_version.to_string(),
+            measurement_id: measurement_id.to_string(),
+            api_secret: DEFAULT_API_SECRET.to_string(),
+            consent_dialog: false,
+            dialog_timeout: dialog::DEFAULT_TIMEOUT,
+            disable_in_ci: false,
+            endpoint: None,
+            config_dir: None,
+            queue_capacity: crate::sender::DEFAULT_CAPACITY,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("app name", &self.app_name),
+            ("measurement id", &self.measurement_id),
+            ("api secret", &self.api_secret),
+        ] {
+            if value.trim().is_empty() {
+                return Err(Error::InvalidArgument(format!("the {name} is empty")));
+            }
+        }
+        if self.queue_capacity == 0 {
+            return Err(Error::InvalidArgument(
+                "the queue capacity must be at least 1".into(),
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            Endpoint::parse(endpoint)?;
+        }
+        Ok(())
+    }
+}
+
+/// A telemetry handle.
+pub struct Telemetry {
+    active: Option<Active>,
+    reason: String,
+    config_dir: Option<PathBuf>,
+    shut_down: AtomicBool,
+    fork_generation: u64,
+}
+
+struct Active {
+    sender: Sender,
+    session: Mutex<Arc<str>>,
+    scrubber: Scrubber,
+}
+
+impl Telemetry {
+    /// Decides consent and, with it, starts the sender. Errors only for invalid options or
+    /// an internal failure; no consent gives a disabled handle.
+    pub fn init(options: &Options) -> Result<Telemetry> {
+        Telemetry::init_with_env(options, &ProcessEnv)
+    }
+
+    /// `init` with an explicit environment (tests).
+    pub fn init_with_env(options: &Options, env: &dyn Env) -> Result<Telemetry> {
+        options.validate()?;
+        let fork_generation = fork::generation();
+        let disabled = |reason: String, config_dir: Option<PathBuf>| Telemetry {
+            active: None,
+            reason,
+            config_dir,
+            shut_down: AtomicBool::new(false),
+            fork_generation,
+        };
+        let dir = match consent::config_dir(options.config_dir.as_deref()) {
+            Ok(dir) => dir,
+            Err(Error::Disabled(why)) => {
+                // Without a home there is no decision: but the variables still rule first.
+                let reason = consent::opted_out_by_env(env)
+                    .map(|name| Reason::Environment(name).to_string())
+                    .unwrap_or(why);
+                return Ok(disabled(reason, None));
+            }
+            Err(e) => return Err(e),
+        };
+        let decision = consent::decide(
+            &DecideOptions {
+                config_dir: dir.clone(),
+                consent_dialog: options.consent_dialog,
+                dialog_timeout: options.dialog_timeout,
+                disable_in_ci: options.disable_in_ci,
+            },
+            env,
+        );
+        if !decision.enabled {
+            if matches!(
+                decision.reason,
+                Reason::File(Consent::Declined) | Reason::BadFile(_)
+            ) {
+                // Consent is not given: whatever was kept for later must go.
+                let _ = spool::discard(&dir);
+            }
+            return Ok(disabled(decision.reason.to_string(), Some(dir)));
+        }
+        let transport: Box<dyn Transport> = if env
+            .var(DEBUG_VARIABLE)
+            .is_some_and(|v| consent::is_true_value(&v))
+        {
+            Box::new(DebugTransport)
+        } else {
+            let endpoint = match env.var(ENDPOINT_VARIABLE).filter(|v| !v.is_empty()) {
+                Some(url) => match Endpoint::parse(&url) {
+                    Ok(endpoint) => endpoint,
+                    Err(e) => {
+                        return Ok(disabled(
+                            format!("{ENDPOINT_VARIABLE} is refused: {e}"),
+                            Some(dir),
+                        ))
+                    }
+                },
+                None => match &options.endpoint {
+                    Some(url) => Endpoint::parse(url)?,
+                    None => Endpoint::default_endpoint(),
+                },
+            };
+            Box::new(HttpTransport::new(
+                &endpoint,
+                &options.measurement_id,
+                &options.api_secret,
+            ))
+        };
+        let client_id = match identity::load_or_create(&dir) {
+            Ok(id) => id,
+            Err(e) => return Ok(disabled(format!("no client id: {e}"), Some(dir))),
+        };
+        let mut reason = decision.reason.to_string();
+        let usage_count = match stats::record_usage(&dir) {
+            Ok(usage) => {
+                if let Some(warning) = usage.warning {
+                    reason.push_str(&format!("; stats restarted: {warning}"));
+                }
+                Some(usage.count)
+            }
+            Err(e) => {
+                reason.push_str(&format!("; usage statistics unavailable: {e}"));
+                None
+            }
+        };
+        let common = Common {
+            client_id,
+            app_name: event::normalise_value(&options.app_name),
+            app_version: event::normalise_value(&options.app_version),
+            os: event::detect_os(),
+            docker: event::detect_docker(),
+            usage_count,
+        };
+        let spool_dir = dir.clone();
+        let sink = Box::new(move |events: Vec<Event>| {
+            let _ = spool::store(&spool_dir, &events);
+        });
+        let config = SenderConfig {
+            capacity: options.queue_capacity,
+            ..SenderConfig::default()
+        };
+        let spool::Claim { events, files } = spool::claim(&dir);
+        let backlog = (!files.is_empty()).then(|| Backlog {
+            events,
+            release: Box::new(move || spool::release(&files)),
+        });
+        let sender = Sender::start(config, common, transport, sink, backlog)?;
+        let telemetry = Telemetry {
+            active: Some(Active {
+                sender,
+                session: Mutex::new(new_session_id()),
+                scrubber: Scrubber::from_environment(),
+            }),
+            reason,
+            config_dir: Some(dir.clone()),
+            shut_down: AtomicBool::new(false),
+            fork_generation,
+        };
+        if decision.accepted_now() {
+            let _ = telemetry.send_opt_in(PrevState::Undefined);
+        }
+        Ok(telemetry)
+    }
+
+    /// True when events are being sent (consent given, not shut down, not a forked copy).
+    pub fn is_enabled(&self) -> bool {
+        self.active.is_some() && !self.shut_down.load(Ordering::Relaxed) && !self.forked()
+    }
+
+    /// Why the handle is enabled or disabled, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The directory holding the shared files, when one is known.
+    pub fn config_dir(&self) -> Option<&Path> {
+        self.config_dir.as_deref()
+    }
+
+    fn forked(&self) -> bool {
+        fork::generation() != self.fork_generation
+    }
+
+    /// The sender when sending is possible; the error otherwise (precedence: shut down,
+    /// disabled). Two loads and no allocation, so a disabled handle costs next to nothing.
+    fn active(&self) -> Result<&Active> {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(Error::ShutDown);
+        }
+        match &self.active {
+            Some(active) if !self.forked() => Ok(active),
+            _ => Err(Error::Disabled(String::new())),
+        }
+    }
+
+    /// `Ok` when a send would be attempted: lets callers refuse early, before they look at
+    /// their arguments.
+    pub fn usable(&self) -> Result<()> {
+        self.active().map(|_| ())
+    }
+
+    fn push(
+        &self,
+        active: &Active,
+        make: impl FnOnce(Arc<str>, u64) -> Result<Event>,
+    ) -> Result<()> {
+        let session = Arc::clone(&active.session.lock().unwrap_or_else(|e| e.into_inner()));
+        active.sender.push(make(session, now_micros())?)
+    }
+
+    pub fn send_event(&self, category: &str, action: &str, label: &str, value: i64) -> Result<()> {
+        let active = self.active()?;
+        self.push(active, |session, ts| {
+            Event::custom(category, action, label, value, session, ts)
+        })
+    }
+
+    /// The message is scrubbed of the user's home directory and name before it is queued.
+    pub fn send_error(&self, category: &str, message: &str) -> Result<()> {
+        let active = self.active()?;
+        let message = active.scrubber.scrub(message);
+        self.push(active, |session, ts| {
+            Ok(Event::error(category, &message, session, ts))
+        })
+    }
+
+    /// The trace is scrubbed of the user's home directory and name before it is queued.
+    pub fn send_stack_trace(&self, category: &str, trace: &str) -> Result<()> {
+        let active = self.active()?;
+        let trace = active.scrubber.scrub(trace);
+        self.push(active, |session, ts| {
+            Ok(Event::stack_trace(category, &trace, session, ts))
+        })
+    }
+
+    /// Starts a new session (a new session id) and sends `session`/`start`.
+    pub fn start_session(&self, category: &str) -> Result<()> {
+        let active = self.active()?;
+        let session = new_session_id();
+        *active.session.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&session);
+        active
+            .sender
+            .push(Event::session_start(category, session, now_micros()))
+    }
+
+    pub fn end_session(&self, category: &str) -> Result<()> {
+        let active = self.active()?;
+        self.push(active, |session, ts| {
+            Ok(Event::session_end(category, session, ts))
+        })
+    }
+
+    /// The `opt_in`/`accepted` event, sent after a "yes".
+    pub fn send_opt_in(&self, previous: PrevState) -> Result<()> {
+        let active = self.active()?;
+        self.push(active, |session, ts| {
+            Ok(Event::opt_in(previous, session, ts))
+        })
+    }
+
+    /// Waits until everything queued is delivered, at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        match self.active() {
+            Ok(active) => active.sender.flush(timeout),
+            Err(Error::Disabled(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops accepting events and delivers what is queued within `timeout`; what is left
+    /// then is kept in the spool for the next run. Idempotent; later sends fail with
+    /// `ShutDown`.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        match &self.active {
+            Some(active) if !self.forked() => active.sender.shutdown(timeout),
+            _ => Ok(()),
+        }
+    }
+
+    /// The sender's counters (zero when disabled).
+    pub fn counters(&self) -> Counters {
+        match &self.active {
+            Some(active) if !self.forked() => active.sender.counters(),
+            _ => Counters::default(),
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if self.forked() {
+            // The parent's threads may have held the queue's lock at fork time: touching
+            // it could deadlock. The child leaks the handle's memory instead.
+            if let Some(active) = self.active.take() {
+                std::mem::forget(active);
+            }
+        }
+    }
+}
+
+fn new_session_id() -> Arc<str> {
+    Arc::from(identity::new_uuid_v4())
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
