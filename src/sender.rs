@@ -102,6 +102,9 @@ struct State {
     worker_done: bool,
 }
 
+/// How many events must be resolved before the backlog's release runs, and the release.
+type PendingRelease = (u64, Box<dyn FnOnce() + Send>);
+
 struct Shared {
     state: Mutex<State>,
     /// Wakes the worker: new events, closing, abandoning.
@@ -111,7 +114,7 @@ struct Shared {
     counters: AtomicCounters,
     capacity: usize,
     /// (events that must be resolved, release) for the spool backlog.
-    backlog: Mutex<Option<(u64, Box<dyn FnOnce() + Send>)>>,
+    backlog: Mutex<Option<PendingRelease>>,
 }
 
 impl Shared {

@@ -8,7 +8,7 @@ use super::ov_telemetry_consent_e::*;
 use super::ov_telemetry_status_e::{self, *};
 use super::{
     arg_path, arg_ref, arg_str, fail, ffi_guard, last_error_ptr, ov_telemetry_consent_e,
-    ov_telemetry_options_t, ov_telemetry_t, status_of,
+    ov_telemetry_options_t, ov_telemetry_t, status_of, take_box,
 };
 use crate::consent::{self, Consent};
 use crate::error::Error;
@@ -201,10 +201,7 @@ pub extern "C" fn ov_telemetry_options_set_queue_capacity(
 #[no_mangle]
 pub extern "C" fn ov_telemetry_options_free(opts: *mut ov_telemetry_options_t) {
     ffi_guard!((), {
-        if !opts.is_null() {
-            // SAFETY: `opts` came from ov_telemetry_options_create and is freed once.
-            drop(unsafe { Box::from_raw(opts) });
-        }
+        drop(take_box(opts));
     })
 }
 
@@ -417,11 +414,8 @@ pub extern "C" fn ov_telemetry_shutdown(
 #[no_mangle]
 pub extern "C" fn ov_telemetry_free(t: *mut ov_telemetry_t) {
     ffi_guard!((), {
-        if !t.is_null() {
-            // SAFETY: `t` came from ov_telemetry_init* and is freed once.
-            let handle = unsafe { Box::from_raw(t) };
+        if let Some(handle) = take_box(t) {
             let _ = handle.inner.shutdown(Duration::ZERO);
-            drop(handle);
         }
     })
 }

@@ -190,6 +190,13 @@ fn arg_path(ptr: *const c_char, name: &str) -> Result<std::path::PathBuf, Error>
     }
 }
 
+/// Takes back ownership of a pointer made by `Box::into_raw` in this library; NULL is None.
+fn take_box<T>(ptr: *mut T) -> Option<Box<T>> {
+    // SAFETY: a non-NULL pointer came from this library's create/init function and is
+    // freed once: the documented contract of the free functions.
+    (!ptr.is_null()).then(|| unsafe { Box::from_raw(ptr) })
+}
+
 fn arg_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
     // SAFETY: a non-NULL pointer must come from this library's create/init functions and
     // not have been freed; that is the documented contract of every function.
