@@ -34,6 +34,6 @@ static_assert(noexcept(std::declval<ovt::Telemetry&>().error("c", "m")), "error 
 static_assert(noexcept(std::declval<ovt::Telemetry&>().stack_trace("c", "t")), "stack_trace noexcept");
 static_assert(noexcept(std::declval<ovt::Telemetry&>().start_session("c")), "start_session noexcept");
 static_assert(noexcept(std::declval<ovt::Telemetry&>().end_session("c")), "end_session noexcept");
-static_assert(noexcept(std::declval<ovt::Telemetry&>().flush(std::chrono::milliseconds(1))), "flush noexcept");
-static_assert(noexcept(std::declval<ovt::Telemetry&>().shutdown(std::chrono::milliseconds(1))), "shutdown noexcept");
+static_assert(noexcept(std::declval<ovt::Telemetry&>().flush(std::declval<const std::chrono::milliseconds&>())), "flush noexcept");
+static_assert(noexcept(std::declval<ovt::Telemetry&>().shutdown(std::declval<const std::chrono::milliseconds&>())), "shutdown noexcept");
 static_assert(std::is_same<decltype(std::declval<ovt::Options&>().app("a", "1")), ovt::Options&>::value, "chainable");

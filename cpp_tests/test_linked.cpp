@@ -125,7 +125,6 @@ TEST_F(CApi, OptionsFunctionsRejectNullAndInvalidUtf8) {
         {"set_measurement_id", ov_telemetry_options_set_measurement_id},
         {"set_api_secret", ov_telemetry_options_set_api_secret},
         {"set_endpoint", ov_telemetry_options_set_endpoint},
-        {"set_config_dir", ov_telemetry_options_set_config_dir},
     };
     for (const auto& s : setters) {
         SCOPED_TRACE(s.first);
@@ -133,6 +132,9 @@ TEST_F(CApi, OptionsFunctionsRejectNullAndInvalidUtf8) {
         EXPECT_INVALID(s.second(o, nullptr));
         EXPECT_INVALID(s.second(o, kBad));
     }
+    // A directory is a path: any bytes on Unix (documented in the header), NULL never.
+    EXPECT_INVALID(ov_telemetry_options_set_config_dir(nullptr, "x"));
+    EXPECT_INVALID(ov_telemetry_options_set_config_dir(o, nullptr));
     EXPECT_INVALID(ov_telemetry_options_set_consent_dialog(nullptr, true));
     EXPECT_INVALID(ov_telemetry_options_set_disable_in_ci(nullptr, true));
     EXPECT_INVALID(ov_telemetry_options_set_queue_capacity(nullptr, 10));
@@ -205,11 +207,29 @@ TEST_F(CApi, SendFunctionsRejectNullAndInvalidUtf8Strings) {
     EXPECT_TRUE(server.requests().empty());
 }
 
-TEST_F(CApi, ConsentFunctionsRejectInvalidUtf8) {
-    EXPECT_INVALID(ov_telemetry_set_consent(kBad, true));
-    // get_consent cannot report a status; it must not crash and must not claim consent.
-    const std::int32_t c = ov_telemetry_get_consent(kBad);
-    EXPECT_NE(c, OV_TELEMETRY_CONSENT_ACCEPTED);
+TEST_F(CApi, ConsentDirectoriesAreBytePaths) {
+    // Directories are paths, and Unix paths are bytes: a non-UTF-8 name is a valid
+    // directory (the header documents it), both for set/get_consent and for set_config_dir.
+    const std::string odd = dir_.file(kBad);
+    ASSERT_EQ(ov_telemetry_set_consent(odd.c_str(), true), OV_TELEMETRY_STATUS_OK) << last_error();
+    EXPECT_EQ(ovt_util::read_file(odd + "/openvino_telemetry"), "1");
+    EXPECT_EQ(ov_telemetry_get_consent(odd.c_str()), OV_TELEMETRY_CONSENT_ACCEPTED);
+
+    LoopbackServer server(Mode::ok204());
+    ov_telemetry_options_t* o = options(server.url());
+    ASSERT_EQ(ov_telemetry_options_set_config_dir(o, odd.c_str()), OV_TELEMETRY_STATUS_OK) << last_error();
+    ASSERT_EQ(ov_telemetry_init(o, &handle_), OV_TELEMETRY_STATUS_OK) << last_error();
+    EXPECT_TRUE(ov_telemetry_is_enabled(handle_));
+}
+
+TEST_F(CApi, SetConsentReportsIoErrors) {
+    // A regular file where a directory is needed: nothing can be written below it.
+    ovt_util::write_file(dir_.file("plain_file"), "x");
+    const std::string impossible = dir_.file("plain_file/sub");
+    const std::int32_t st = ov_telemetry_set_consent(impossible.c_str(), true);
+    EXPECT_EQ(st, OV_TELEMETRY_STATUS_IO_ERROR);
+    EXPECT_FALSE(last_error().empty());
+    EXPECT_NE(ov_telemetry_get_consent(impossible.c_str()), OV_TELEMETRY_CONSENT_ACCEPTED);
 }
 
 TEST_F(CApi, LastErrorIsEmptyOnAFreshThreadAndPerThread) {

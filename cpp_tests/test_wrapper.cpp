@@ -49,7 +49,8 @@ TEST_F(Wrapper, OptionsSettersThrowOnInvalidArgument) {
             << "carries last_error: " << e.what();
     }
     EXPECT_THROW(o.endpoint("\xff"), ovt::Error);
-    EXPECT_THROW(o.config_dir(std::string("\xff")), ovt::Error);
+    EXPECT_THROW(o.config_dir(static_cast<const char*>(nullptr)), ovt::Error);
+    EXPECT_THROW(o.measurement_id(std::string("\xff")), ovt::Error);
     EXPECT_NO_THROW(o.app("a", "1").consent_dialog(false).disable_in_ci(false).queue_capacity(10));
 }
 
@@ -178,13 +179,14 @@ TEST_F(Wrapper, ConsentHelpers) {
     EXPECT_EQ(ovt::consent(dir_.path()), ovt::Consent::Declined);
     ovt::set_consent(dir_.path(), true);
     EXPECT_EQ(ovt::consent(dir_.path()), ovt::Consent::Accepted);
-    EXPECT_THROW(ovt::set_consent("\xff", true), ovt::Error);
+    ovt_util::write_file(dir_.file("plain_file"), "x");
     try {
-        ovt::set_consent(dir_.file("no/such/dir"), true);
-        // Creating missing directories is allowed; then the decision must be recorded.
-        EXPECT_EQ(ovt::consent(dir_.file("no/such/dir")), ovt::Consent::Accepted);
+        ovt::set_consent(dir_.file("plain_file/sub"), true);
+        FAIL() << "no exception";
     } catch (const ovt::Error& e) {
         EXPECT_EQ(e.status(), ovt::Status::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("plain_file"), std::string::npos)
+            << "the detail names the path: " << e.what();
     }
 }
 

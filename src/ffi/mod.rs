@@ -218,3 +218,6 @@ pub(crate) mod tests_support {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! Several processes sharing one config directory: consent flips are atomic for readers,
+//! usage increments are never lost. Child roles re-run this test binary with
+//! `OVT_ROLE` set; without it the role tests return at once.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use openvino_telemetry::{consent, stats};
+
+const WRITERS: usize = 8;
+const FLIPS: usize = 1000;
+const READERS: usize = 2;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ovt-conc-{tag}-{}-{}",
+        std::process::id(),
+        openvino_telemetry::files::random_u32()
+    ));
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn spawn_role(test: &str, role: &str, dir: &Path, extra: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("OVT_ROLE", role)
+        .env("OVT_DIR", dir)
+        .env("OVT_EXTRA", extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+fn role() -> Option<(String, PathBuf, String)> {
+    let role = std::env::var("OVT_ROLE").ok()?;
+    let dir = std::env::var("OVT_DIR").ok()?.into();
+    Some((role, dir, std::env::var("OVT_EXTRA").unwrap_or_default()))
+}
+
+fn finish(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "child failed: {text}");
+    text
+}
+
+/// Child role: flips the decision FLIPS times, or reads until told to stop.
+#[test]
+fn role_consent_flipper() {
+    let Some((role, dir, extra)) = role() else {
+        return;
+    };
+    match role.as_str() {
+        "writer" => {
+            let offset: usize = extra.parse().unwrap();
+            for i in 0..FLIPS {
+                consent::write(&dir, (i + offset) % 2 == 0).unwrap();
+            }
+        }
+        "reader" => {
+            let stop = dir.join("stop");
+            let mut reads = 0u64;
+            loop {
+                let done = stop.exists();
+                let bytes = fs::read(dir.join(consent::CONSENT_FILE)).unwrap();
+                assert!(
+                    bytes == b"0" || bytes == b"1",
+                    "a reader saw {:?} after {reads} reads",
+                    String::from_utf8_lossy(&bytes)
+                );
+                reads += 1;
+                // Leave the CPU to the writers between reads (2 cores on CI).
+                std::thread::yield_now();
+                if done {
+                    break;
+                }
+            }
+            println!("READS {reads}");
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn readers_never_see_a_torn_consent_file_while_8_writers_flip_it() {
+    if role().is_some() {
+        return;
+    }
+    let dir = temp_dir("flip").join("intel");
+    consent::write(&dir, false).unwrap();
+    let readers: Vec<Child> = (0..READERS)
+        .map(|_| spawn_role("role_consent_flipper", "reader", &dir, ""))
+        .collect();
+    let writers: Vec<Child> = (0..WRITERS)
+        .map(|i| spawn_role("role_consent_flipper", "writer", &dir, &i.to_string()))
+        .collect();
+    for w in writers {
+        finish(w);
+    }
+    fs::write(dir.join("stop"), b"").unwrap();
+    let mut total = 0u64;
+    for r in readers {
+        let out = finish(r);
+        let reads: u64 = out
+            .lines()
+            .find_map(|l| l.split_once("READS ").map(|(_, n)| n))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no count in {out}"));
+        total += reads;
+    }
+    assert!(total >= READERS as u64, "{total}");
+    // No temporary file is left behind by 8,000 atomic replacements.
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "stop")
+        .collect();
+    assert_eq!(names, [consent::CONSENT_FILE]);
+}
+
+const INCREMENTS: usize = 50;
+
+/// Child role: counts INCREMENTS usages.
+#[test]
+fn role_usage_counter() {
+    let Some((role, dir, _)) = role() else {
+        return;
+    };
+    assert_eq!(role, "counter");
+    for _ in 0..INCREMENTS {
+        stats::record_usage(&dir).unwrap();
+    }
+}
+
+#[test]
+fn usage_increments_from_8_processes_are_never_lost() {
+    if role().is_some() {
+        return;
+    }
+    let dir = temp_dir("stats").join("intel");
+    consent::set(&dir, true).unwrap();
+    fs::write(
+        dir.join(stats::STATS_FILE),
+        "{\"usage_count\": 5, \"other\": \"kept\"}",
+    )
+    .unwrap();
+    let children: Vec<Child> = (0..8)
+        .map(|_| spawn_role("role_usage_counter", "counter", &dir, ""))
+        .collect();
+    for c in children {
+        finish(c);
+    }
+    assert_eq!(stats::read_usage(&dir), Some(5 + 8 * INCREMENTS as u64));
+    let text = fs::read_to_string(dir.join(stats::STATS_FILE)).unwrap();
+    assert!(text.contains("\"other\": \"kept\""), "{text}");
+}
+
+fn probe() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("probe")
+}
+
+#[test]
+fn eight_tools_starting_at_once_count_eight_usages() {
+    if role().is_some() {
+        return;
+    }
+    let dir = temp_dir("inits").join("intel");
+    consent::set(&dir, true).unwrap();
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            Command::new(probe())
+                .args(["--config-dir", dir.to_str().unwrap(), "shutdown:0"])
+                .env_clear()
+                .env("OPENVINO_TELEMETRY_DEBUG", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = finish(c);
+        assert!(out.contains("enabled=true"), "{out}");
+    }
+    assert_eq!(stats::read_usage(&dir), Some(8));
+}
