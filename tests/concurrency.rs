@@ -57,7 +57,7 @@ fn role_consent_flipper() {
         "writer" => {
             let offset: usize = extra.parse().unwrap();
             for i in 0..FLIPS {
-                consent::write(&dir, (i + offset) % 2 == 0).unwrap();
+                consent::write(&dir, (i + offset).is_multiple_of(2)).unwrap();
             }
         }
         "reader" => {
