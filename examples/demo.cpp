@@ -74,7 +74,7 @@ int main() {
         report("event(\"demo\", \"run\", \"sandbox\", 1)", telemetry.event("demo", "run", "sandbox", 1));
         report("end_session(\"demo\")", telemetry.end_session("demo"));
         report("shutdown(2 s)", telemetry.shutdown(std::chrono::seconds(2)));
-        std::cout << "With OPENVINO_TELEMETRY_DEBUG=1 the request bodies above went to stderr,"
+        std::cout << "With OPENVINO_TELEMETRY_DEBUG=1 the request bodies went to stderr,"
                      " one JSON document per line.\n";
 
         std::cout << "config_dir=" << dir << std::endl;

@@ -1,0 +1,863 @@
+//! Interoperation on disk with the reference Python client, `openvino-telemetry==2025.2.0`.
+//!
+//! The Python package is installed once into a virtualenv under `<target>/py-interop-venv`
+//! (pip needs PyPI; when it fails the tests fail with pip's output). Every child process,
+//! ours and Python's, runs with a cleared environment, its own temporary `HOME`, stdin
+//! from /dev/null, and inside a network namespace without network (`unshare -n`); ours
+//! also with `OPENVINO_TELEMETRY_DEBUG=1`, and Python's with its backend's `send` replaced
+//! by a function that only writes the message to stderr. Nothing can leave the machine,
+//! and the real `~/intel` is never touched.
+//!
+//! Python is observed through its own lower-level readers (`OptInChecker.check`,
+//! `utils.cid.get_cid`, `StatsProcessor.get_stats`), through `Telemetry(...)` itself, and
+//! through its `opt_in_out` entry point (`openvino_telemetry.opt_in_out:main`).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const PYTHON_PACKAGE: &str = "openvino-telemetry==2025.2.0";
+const PYTHON_VERSION: &str = "2025.2.0";
+/// Gross limit for any one child process; none needs more than a few seconds.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+/// Gross limit for creating the virtualenv and for pip.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+const OPTED_IN: &str = "You have successfully opted in to send the telemetry data.\n";
+const OPTED_OUT: &str = "You have successfully opted out to send the telemetry data.\n";
+const SPECIFY: &str = "Specify either \"--opt_in\" or \"--opt_out\" command line parameter.\n";
+
+/// Replaces the GA4 backend's `send` so that nothing is ever sent (the message is written
+/// to stderr instead). Every snippet below starts with it.
+const PY_NO_SEND: &str = r#"
+import json, sys
+import openvino_telemetry.backend.backend_ga4 as _ga4
+def _no_send(self, message):
+    if message is not None:
+        sys.stderr.write("python-would-send " + json.dumps(message) + "\n")
+_ga4.GA4Backend.send = _no_send
+"#;
+
+/// The `opt_in_out` console script: the same entry point, called the same way.
+const PY_OPT_IN_OUT: &str = r#"
+from openvino_telemetry.opt_in_out import main
+sys.argv[0] = "opt_in_out"
+sys.exit(main())
+"#;
+
+/// What the Python client reads from disk, without writing anything.
+const PY_READ: &str = r#"
+from openvino_telemetry.utils.opt_in_checker import OptInChecker
+from openvino_telemetry.utils.cid import get_cid
+from openvino_telemetry.utils.stats_processor import StatsProcessor
+from openvino_telemetry.backend.backend_ga4 import GA4Backend, is_valid_cid
+consent = OptInChecker().check(enable_opt_in_dialog=False).name
+cid = get_cid(GA4Backend.cid_filename, is_valid_cid)
+legacy = get_cid(GA4Backend.old_cid_filename, is_valid_cid)
+read, stats = StatsProcessor().get_stats()
+print(json.dumps({
+    "consent": consent,
+    "cid": cid,
+    "legacy_cid": legacy,
+    "stats_read": read,
+    "stats": stats,
+    "stats_dumped": json.dumps(stats, indent=4) if read else None,
+}))
+"#;
+
+/// A Python tool starting: `Telemetry(...)` as OpenVINO's Python tools construct it.
+const PY_TELEMETRY_INIT: &str = r#"
+from openvino_telemetry import Telemetry
+t = Telemetry(app_name="py_interop", app_version="1.0", tid="G-INTEROP", backend="ga4")
+print(json.dumps({"consent": t.consent, "cid": t.backend.cid, "stats": t.backend.stats}))
+"#;
+
+/// Writes `sys.argv[1]` (JSON) as the stats with the Python client's own writer.
+const PY_WRITE_STATS: &str = r#"
+from openvino_telemetry.utils.stats_processor import StatsProcessor
+print(json.dumps({"ok": StatsProcessor().update_stats(json.loads(sys.argv[1]))}))
+"#;
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+
+struct Run {
+    shown: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "{}\nexit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.shown, self.code, self.stdout, self.stderr
+        )
+    }
+
+    fn success(self) -> Run {
+        assert_eq!(self.code, Some(0), "failed:\n{}", self.describe());
+        self
+    }
+}
+
+fn read_all_in_thread(mut from: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        let _ = tx.send(bytes);
+    });
+    rx
+}
+
+/// Runs a command to completion with stdin from /dev/null; kills it after `timeout`.
+fn run(mut command: Command, timeout: Duration) -> Run {
+    let shown = format!("{command:?}");
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let pid = child.id();
+    let stdout = read_all_in_thread(child.stdout.take().unwrap());
+    let stderr = read_all_in_thread(child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(timeout) {
+        Ok(status) => status.unwrap_or_else(|e| panic!("waiting for {shown}: {e}")),
+        Err(_) => {
+            // SAFETY: plain kill(2). The waiting thread has not reaped the child (it is
+            // still running), so the pid still names it.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("{shown} did not finish within {timeout:?} and was killed");
+        }
+    };
+    // The pipes close when the child exits, unless it left a grandchild holding them.
+    let collect = |rx: mpsc::Receiver<Vec<u8>>| {
+        let bytes = rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("{shown}: output still open {timeout:?} after exit"));
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Run {
+        code: status.code(),
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+        shown,
+    }
+}
+
+/// Checks once that `unshare -n` gives a namespace whose only interface is `lo`.
+fn require_network_isolation() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = CHECKED.get_or_init(|| {
+        let mut command = Command::new("unshare");
+        command
+            .args(["-n", "cat", "/proc/self/net/dev"])
+            .env_clear()
+            .env("PATH", SYSTEM_PATH);
+        let shown = format!("{command:?}");
+        command.stdin(Stdio::null());
+        let output = match command.output() {
+            Ok(output) => output,
+            Err(e) => return Err(format!("cannot run {shown}: {e}")),
+        };
+        if !output.status.success() {
+            return Err(format!(
+                "{shown} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let interfaces: Vec<&str> = text
+            .lines()
+            .skip(2)
+            .filter_map(|line| line.split(':').next())
+            .map(str::trim)
+            .collect();
+        if interfaces != ["lo"] {
+            return Err(format!(
+                "{shown} still sees network interfaces {interfaces:?}:\n{text}"
+            ));
+        }
+        Ok(())
+    });
+    if let Err(why) = result {
+        panic!(
+            "these tests run every telemetry client inside `unshare -n` so that nothing can \
+             reach the network, and that does not work here (root or CAP_SYS_ADMIN is \
+             needed): {why}"
+        );
+    }
+}
+
+/// `unshare -n <program>` with a cleared environment: PATH, HOME, and nothing else.
+fn isolated(program: &Path, home: &Home, path: &str) -> Command {
+    require_network_isolation();
+    let mut command = Command::new("unshare");
+    command
+        .arg("-n")
+        .arg(program)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", &home.root)
+        .current_dir(&home.root);
+    command
+}
+
+// ---------------------------------------------------------------------------------------
+// Temporary homes
+
+struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    fn new(tag: &str) -> Home {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let root = std::env::temp_dir().join(format!(
+            "ovt-py-interop-{tag}-{}-{}-{nanos:08x}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&root).unwrap();
+        Home { root }
+    }
+
+    fn intel(&self) -> PathBuf {
+        self.root.join("intel")
+    }
+
+    fn file(&self, name: &str) -> Option<String> {
+        match fs::read(self.intel().join(name)) {
+            Ok(bytes) => Some(String::from_utf8(bytes).expect("a UTF-8 file")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("reading {name}: {e}"),
+        }
+    }
+
+    fn cid(&self) -> Option<String> {
+        self.file("openvino_ga_cid")
+    }
+
+    fn usage_count(&self) -> Option<u64> {
+        let text = self.file("stats")?;
+        let value: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("stats is not JSON ({e}): {text:?}"));
+        value["usage_count"].as_u64()
+    }
+
+    /// Every entry of the config directory, hidden ones included, with its content.
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        let Ok(entries) = fs::read_dir(self.intel()) else {
+            return BTreeMap::new();
+        };
+        entries
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let content = fs::read(entry.path())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_else(|e| format!("<unreadable: {e}>"));
+                (entry.file_name().to_string_lossy().into_owned(), content)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        // A failed test keeps its files for whoever investigates.
+        if !thread::panicking() {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Our side
+
+fn our_opt_in_out_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_opt_in_out"))
+}
+
+fn probe_exe() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .join("examples")
+        .join("probe");
+    assert!(
+        path.is_file(),
+        "{} is missing: build the examples (plain `cargo test` does; with `--test` run \
+         `cargo build --examples` first)",
+        path.display()
+    );
+    path
+}
+
+fn ours(program: &Path, home: &Home, args: &[&str]) -> Run {
+    let mut command = isolated(program, home, SYSTEM_PATH);
+    command.args(args).env("OPENVINO_TELEMETRY_DEBUG", "1");
+    run(command, CHILD_TIMEOUT)
+}
+
+fn our_opt_in_out(home: &Home, args: &[&str]) -> Run {
+    ours(&our_opt_in_out_exe(), home, args)
+}
+
+/// Our `opt_in_out --status`, as `(decision, client id)`.
+fn our_status(home: &Home) -> (String, String) {
+    let run = our_opt_in_out(home, &["--status"]).success();
+    let field = |name: &str| {
+        run.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(|rest| rest.trim().to_string())
+            .unwrap_or_else(|| panic!("no {name:?} line:\n{}", run.describe()))
+    };
+    (field("decision:"), field("client id:"))
+}
+
+/// What our library did at init, and the client ids of what it would have sent.
+struct Probe {
+    enabled: bool,
+    sent_client_ids: Vec<String>,
+    sent_usage_counts: Vec<u64>,
+    run: Run,
+}
+
+/// Inits our library in the default directory (`$HOME/intel`), sends one event and shuts
+/// down; the debug transport prints the request bodies on stderr.
+fn our_probe(home: &Home) -> Probe {
+    let run = ours(
+        &probe_exe(),
+        home,
+        &["event:interop:check:probe:1", "shutdown:10000"],
+    )
+    .success();
+    let enabled = match run.stdout.lines().next() {
+        Some("enabled=true") => true,
+        Some("enabled=false") => false,
+        _ => panic!("unexpected probe output:\n{}", run.describe()),
+    };
+    let bodies: Vec<Value> = run
+        .stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|body| body.get("client_id").is_some())
+        .collect();
+    let sent_client_ids = bodies
+        .iter()
+        .map(|b| b["client_id"].as_str().unwrap().to_string())
+        .collect();
+    let sent_usage_counts = bodies
+        .iter()
+        .flat_map(|b| b["events"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["params"]["usage_count"].as_u64())
+        .collect();
+    Probe {
+        enabled,
+        sent_client_ids,
+        sent_usage_counts,
+        run,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Python side
+
+struct Venv {
+    dir: PathBuf,
+}
+
+impl Venv {
+    fn python(&self) -> PathBuf {
+        self.dir.join("bin").join("python")
+    }
+
+    fn path(&self) -> String {
+        format!("{}:{SYSTEM_PATH}", self.dir.join("bin").display())
+    }
+}
+
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+const READY_MARKER: &str = ".interop-ready";
+
+fn venv_is_ready(dir: &Path) -> bool {
+    if fs::read_to_string(dir.join(READY_MARKER)).ok().as_deref() != Some(PYTHON_PACKAGE) {
+        return false;
+    }
+    let venv = Venv {
+        dir: dir.to_path_buf(),
+    };
+    let home = Home::new("venv-check");
+    let mut command = isolated(&venv.python(), &home, &venv.path());
+    command.args([
+        "-I",
+        "-c",
+        "import openvino_telemetry; print(openvino_telemetry.__version__)",
+    ]);
+    let check = run(command, CHILD_TIMEOUT);
+    check.code == Some(0) && check.stdout.trim() == PYTHON_VERSION
+}
+
+fn setup_step(command: Command, what: &str) -> Result<(), String> {
+    let result = run(command, SETUP_TIMEOUT);
+    if result.code == Some(0) {
+        Ok(())
+    } else {
+        Err(format!("{what} failed:\n{}", result.describe()))
+    }
+}
+
+/// Creates the virtualenv once: built in a private directory, renamed into place when
+/// complete, under a lock file so that parallel test processes never see half of one.
+fn create_venv() -> Result<Venv, String> {
+    let target = target_dir();
+    let dir = target.join("py-interop-venv");
+    let lock_path = target.join("py-interop-venv.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    if venv_is_ready(&dir) {
+        return Ok(Venv { dir });
+    }
+    let building = target.join(format!("py-interop-venv.building-{}", std::process::id()));
+    for stale in [&dir, &building] {
+        if stale.exists() {
+            fs::remove_dir_all(stale)
+                .map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+        }
+    }
+    // Creation and pip use the caller's environment (python3 from PATH, proxies, pip's
+    // configuration); they run no telemetry code.
+    let mut venv = Command::new("python3");
+    venv.args(["-m", "venv"]).arg(&building);
+    setup_step(venv, "python3 -m venv")?;
+    let mut pip = Command::new(building.join("bin").join("python"));
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        PYTHON_PACKAGE,
+    ]);
+    setup_step(pip, &format!("pip install {PYTHON_PACKAGE}"))?;
+    fs::write(building.join(READY_MARKER), PYTHON_PACKAGE).map_err(|e| e.to_string())?;
+    fs::rename(&building, &dir).map_err(|e| format!("cannot rename the venv: {e}"))?;
+    if !venv_is_ready(&dir) {
+        return Err(format!(
+            "{} was installed but does not import openvino_telemetry {PYTHON_VERSION}",
+            dir.display()
+        ));
+    }
+    Ok(Venv { dir })
+}
+
+fn venv() -> &'static Venv {
+    static VENV: OnceLock<Result<Venv, String>> = OnceLock::new();
+    match VENV.get_or_init(create_venv) {
+        Ok(venv) => venv,
+        Err(why) => panic!("the reference Python client could not be installed: {why}"),
+    }
+}
+
+/// `python -I -c <PY_NO_SEND + snippet> args...` in `home`, isolated.
+fn python(home: &Home, snippet: &str, args: &[&str]) -> Run {
+    let venv = venv();
+    let mut command = isolated(&venv.python(), home, &venv.path());
+    command
+        .args(["-I", "-c", &format!("{PY_NO_SEND}{snippet}")])
+        .args(args)
+        .env("VIRTUAL_ENV", &venv.dir);
+    run(command, CHILD_TIMEOUT)
+}
+
+fn python_json(home: &Home, snippet: &str, args: &[&str]) -> Value {
+    let run = python(home, snippet, args).success();
+    let last = run.stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.describe()))
+}
+
+fn python_opt_in_out(home: &Home, args: &[&str]) -> Run {
+    python(home, PY_OPT_IN_OUT, args)
+}
+
+/// What the Python client reads from `$HOME/intel`.
+#[derive(Debug)]
+struct PyView {
+    consent: String,
+    cid: Option<String>,
+    legacy_cid: Option<String>,
+    stats_read: bool,
+    usage_count: Option<u64>,
+    stats: Value,
+    stats_dumped: Option<String>,
+}
+
+fn python_reads(home: &Home) -> PyView {
+    let v = python_json(home, PY_READ, &[]);
+    let text = |key: &str| v[key].as_str().map(str::to_string);
+    PyView {
+        consent: text("consent").expect("a consent result"),
+        cid: text("cid"),
+        legacy_cid: text("legacy_cid"),
+        stats_read: v["stats_read"].as_bool().unwrap(),
+        usage_count: v["stats"]["usage_count"].as_u64(),
+        stats: v["stats"].clone(),
+        stats_dumped: text("stats_dumped"),
+    }
+}
+
+fn python_telemetry_init(home: &Home) -> Value {
+    python_json(home, PY_TELEMETRY_INIT, &[])
+}
+
+fn assert_uuid(id: &str) {
+    let ok = id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    assert!(ok, "not a UUID: {id:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn the_wrapped_entry_point_is_the_console_script() {
+    let script = fs::read_to_string(venv().dir.join("bin").join("opt_in_out")).unwrap();
+    assert!(
+        script.contains("from openvino_telemetry.opt_in_out import main")
+            && script.contains("sys.exit(main())"),
+        "the opt_in_out console script changed:\n{script}"
+    );
+}
+
+#[test]
+fn rust_opt_in_usage_and_opt_out_are_read_by_python() {
+    let home = Home::new("rs-to-py");
+
+    let opted_in = our_opt_in_out(&home, &["--opt_in"]).success();
+    assert_eq!(opted_in.stdout, OPTED_IN);
+    let cid = home.cid().expect("our opt-in writes a client id");
+    assert_uuid(&cid);
+    let seen = python_reads(&home);
+    assert_eq!(seen.consent, "ACCEPTED", "{seen:?}");
+    assert_eq!(seen.cid.as_deref(), Some(cid.as_str()), "{seen:?}");
+    assert_eq!(seen.usage_count, home.usage_count(), "{seen:?}");
+
+    for _ in 0..2 {
+        let probe = our_probe(&home);
+        assert!(probe.enabled, "{}", probe.run.describe());
+        assert_eq!(
+            probe.sent_client_ids,
+            [cid.clone()],
+            "{}",
+            probe.run.describe()
+        );
+    }
+    // opt_in_out inits once (for its accepted event), each probe once.
+    assert_eq!(home.usage_count(), Some(3), "{:?}", home.file("stats"));
+    let seen = python_reads(&home);
+    assert_eq!(seen.consent, "ACCEPTED", "{seen:?}");
+    assert_eq!(seen.cid.as_deref(), Some(cid.as_str()), "{seen:?}");
+    assert_eq!(seen.usage_count, Some(3), "{seen:?}");
+    assert_eq!(seen.stats_dumped, home.file("stats"), "{seen:?}");
+
+    let opted_out = our_opt_in_out(&home, &["--opt_out"]).success();
+    assert_eq!(opted_out.stdout, OPTED_OUT);
+    let seen = python_reads(&home);
+    assert_eq!(seen.consent, "DECLINED", "{seen:?}");
+    assert_eq!(seen.cid, None, "{seen:?}");
+    assert_eq!(seen.legacy_cid, None, "{seen:?}");
+    assert!(!seen.stats_read, "{seen:?}");
+    assert_eq!(home.file("openvino_telemetry").as_deref(), Some("0"));
+
+    // A Python tool starting now collects nothing and creates nothing.
+    let before = home.snapshot();
+    let init = python_telemetry_init(&home);
+    assert_eq!(init["consent"], false, "{init}");
+    assert_eq!(init["cid"], Value::Null, "{init}");
+    assert_eq!(home.snapshot(), before);
+}
+
+#[test]
+fn python_opt_in_and_opt_out_are_honoured_by_rust() {
+    let home = Home::new("py-to-rs");
+
+    let opted_in = python_opt_in_out(&home, &["--opt_in"]).success();
+    assert_eq!(opted_in.stdout, OPTED_IN);
+    let cid = home.cid().expect("Python's opt-in writes a client id");
+    assert_uuid(&cid);
+    assert_eq!(home.usage_count(), Some(1));
+    assert_eq!(
+        our_status(&home),
+        ("accepted".to_string(), "present".to_string())
+    );
+
+    let probe = our_probe(&home);
+    assert!(probe.enabled, "{}", probe.run.describe());
+    assert_eq!(
+        probe.sent_client_ids,
+        [cid.clone()],
+        "{}",
+        probe.run.describe()
+    );
+    assert_eq!(probe.sent_usage_counts, [2], "{}", probe.run.describe());
+    assert_eq!(home.cid().as_deref(), Some(cid.as_str()), "the id changed");
+    let seen = python_reads(&home);
+    assert_eq!(seen.usage_count, Some(2), "{seen:?}");
+    assert_eq!(seen.cid.as_deref(), Some(cid.as_str()), "{seen:?}");
+
+    let opted_out = python_opt_in_out(&home, &["--opt_out"]).success();
+    assert_eq!(opted_out.stdout, OPTED_OUT);
+    let left_by_python = home.snapshot();
+    assert_eq!(
+        left_by_python.get("openvino_telemetry").map(String::as_str),
+        Some("0")
+    );
+    assert!(!left_by_python.contains_key("openvino_ga_cid"));
+    assert!(!left_by_python.contains_key("stats"));
+
+    assert_eq!(
+        our_status(&home),
+        ("declined".to_string(), "none".to_string())
+    );
+    let probe = our_probe(&home);
+    assert!(!probe.enabled, "{}", probe.run.describe());
+    assert!(probe.sent_client_ids.is_empty(), "{}", probe.run.describe());
+    assert_eq!(home.snapshot(), left_by_python, "ours changed the files");
+}
+
+#[test]
+fn opt_in_after_python_opt_in_and_rust_opt_out_makes_a_new_id() {
+    let home = Home::new("new-id-rs");
+    python_opt_in_out(&home, &["--opt_in"]).success();
+    let first = home.cid().expect("Python's opt-in writes a client id");
+
+    our_opt_in_out(&home, &["--opt_out"]).success();
+    assert_eq!(home.cid(), None);
+    our_opt_in_out(&home, &["--opt_in"]).success();
+    let second = home.cid().expect("our opt-in writes a client id");
+    assert_uuid(&second);
+    assert_ne!(first, second, "opt-in after opt-out kept the old id");
+
+    let seen = python_reads(&home);
+    assert_eq!(seen.consent, "ACCEPTED", "{seen:?}");
+    assert_eq!(seen.cid.as_deref(), Some(second.as_str()), "{seen:?}");
+    assert_eq!(seen.usage_count, Some(1), "usage restarts: {seen:?}");
+    let init = python_telemetry_init(&home);
+    assert_eq!(init["cid"], Value::from(second.as_str()), "{init}");
+}
+
+#[test]
+fn opt_in_after_rust_opt_in_and_python_opt_out_makes_a_new_id() {
+    let home = Home::new("new-id-py");
+    our_opt_in_out(&home, &["--opt_in"]).success();
+    let first = home.cid().expect("our opt-in writes a client id");
+
+    python_opt_in_out(&home, &["--opt_out"]).success();
+    assert_eq!(home.cid(), None);
+    python_opt_in_out(&home, &["--opt_in"]).success();
+    let second = home.cid().expect("Python's opt-in writes a client id");
+    assert_ne!(first, second, "opt-in after opt-out kept the old id");
+
+    assert_eq!(
+        our_status(&home),
+        ("accepted".to_string(), "present".to_string())
+    );
+    let probe = our_probe(&home);
+    assert!(probe.enabled, "{}", probe.run.describe());
+    assert_eq!(
+        probe.sent_client_ids,
+        [second.clone()],
+        "{}",
+        probe.run.describe()
+    );
+    assert_eq!(home.cid().as_deref(), Some(second.as_str()));
+}
+
+#[test]
+fn rust_increments_the_stats_of_python_telemetry_like_python() {
+    let home = Home::new("stats");
+    python_opt_in_out(&home, &["--opt_in"]).success();
+    for expected in [2, 3] {
+        let init = python_telemetry_init(&home);
+        assert_eq!(init["consent"], true, "{init}");
+        assert_eq!(init["stats"]["usage_count"], expected, "{init}");
+    }
+    assert_eq!(
+        home.file("stats").as_deref(),
+        Some("{\n    \"usage_count\": 3\n}")
+    );
+
+    let probe = our_probe(&home);
+    assert!(probe.enabled, "{}", probe.run.describe());
+    assert_eq!(probe.sent_usage_counts, [4], "{}", probe.run.describe());
+    let after_ours = home.file("stats").unwrap();
+    let seen = python_reads(&home);
+    assert_eq!(seen.usage_count, Some(4), "{seen:?}");
+    assert_eq!(
+        seen.stats_dumped.as_deref(),
+        Some(after_ours.as_str()),
+        "ours does not write what json.dumps(indent=4) writes"
+    );
+
+    // And Python carries on from ours.
+    let init = python_telemetry_init(&home);
+    assert_eq!(init["stats"]["usage_count"], 5, "{init}");
+}
+
+#[test]
+fn rust_keeps_other_stats_keys_written_by_python_byte_for_byte() {
+    let home = Home::new("stats-keys");
+    python_opt_in_out(&home, &["--opt_in"]).success();
+    let stats = serde_json::json!({
+        "zeta": [1, 2.5, -3, {"k": null, "e": {}, "l": []}],
+        "usage_count": 41,
+        "name": "caf\u{e9} \u{1f600} \"quoted\"\n\ttab",
+        "flag": true,
+    });
+    let wrote = python_json(&home, PY_WRITE_STATS, &[&stats.to_string()]);
+    assert_eq!(wrote["ok"], true, "{wrote}");
+    let before = python_reads(&home);
+    assert_eq!(before.usage_count, Some(41), "{before:?}");
+
+    let probe = our_probe(&home);
+    assert!(probe.enabled, "{}", probe.run.describe());
+    let after_ours = home.file("stats").unwrap();
+    let after = python_reads(&home);
+    assert_eq!(
+        after.stats_dumped.as_deref(),
+        Some(after_ours.as_str()),
+        "ours does not write what json.dumps(indent=4) writes"
+    );
+    let mut expected = before.stats.clone();
+    expected["usage_count"] = Value::from(42);
+    assert_eq!(after.stats, expected, "values other than the count changed");
+}
+
+/// One tool's view of a sequence of `opt_in_out` calls, each in the same home.
+fn cli_sequence() -> Vec<Vec<&'static str>> {
+    vec![
+        vec![],
+        vec!["--opt_in", "--opt_out"],
+        vec!["--opt_in"],
+        vec!["--opt_in"],
+        vec!["--opt_out"],
+        vec!["--opt_out"],
+        vec!["--opt_in"],
+        vec!["--opt_out", "--opt_in"],
+    ]
+}
+
+#[test]
+fn opt_in_out_prints_and_exits_like_python() {
+    let ours_home = Home::new("cli-rs");
+    let python_home = Home::new("cli-py");
+    for args in cli_sequence() {
+        let mine = our_opt_in_out(&ours_home, &args);
+        let theirs = python_opt_in_out(&python_home, &args);
+        assert_eq!(
+            (&mine.stdout, mine.code),
+            (&theirs.stdout, theirs.code),
+            "opt_in_out {args:?} differs:\nours: {}\npython: {}",
+            mine.describe(),
+            theirs.describe()
+        );
+        let expected = match args.as_slice() {
+            ["--opt_in"] => (OPTED_IN, Some(0)),
+            ["--opt_out"] => (OPTED_OUT, Some(0)),
+            _ => (SPECIFY, Some(1)),
+        };
+        assert_eq!((theirs.stdout.as_str(), theirs.code), expected, "{args:?}");
+    }
+}
+
+/// The directory after a step, with client ids replaced by `<id N>` (N counts distinct
+/// ids in order of appearance), so that two tools' tables compare.
+fn describe_state(home: &Home, ids: &mut Vec<String>) -> String {
+    home.snapshot()
+        .into_iter()
+        .map(|(name, content)| {
+            let shown = if name == "openvino_ga_cid" {
+                let n = ids.iter().position(|id| *id == content).unwrap_or_else(|| {
+                    ids.push(content.clone());
+                    ids.len() - 1
+                });
+                format!("<id {n}>")
+            } else {
+                content
+            };
+            format!("{name}={shown:?}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn opt_in_out_leaves_the_same_files_as_python() {
+    let ours_home = Home::new("files-rs");
+    let python_home = Home::new("files-py");
+    let (mut our_ids, mut python_ids) = (Vec::new(), Vec::new());
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    for args in cli_sequence() {
+        our_opt_in_out(&ours_home, &args);
+        python_opt_in_out(&python_home, &args);
+        mine.push(format!(
+            "{args:?}: {}",
+            describe_state(&ours_home, &mut our_ids)
+        ));
+        theirs.push(format!(
+            "{args:?}: {}",
+            describe_state(&python_home, &mut python_ids)
+        ));
+    }
+    assert_eq!(
+        mine,
+        theirs,
+        "after each step, ours (left) and Python (right):\n{}",
+        mine.iter()
+            .zip(&theirs)
+            .map(|(a, b)| format!("  ours:   {a}\n  python: {b}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
