@@ -461,3 +461,104 @@ fn messages_are_scrubbed_of_home_and_user_before_queueing() {
         assert_eq!(label, "cannot open ~/models/x.xml");
     }
 }
+
+fn probe() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("probe")
+}
+
+/// Runs the probe in a child with only the given variables: the proxy settings are read by
+/// the HTTP client from the process environment.
+fn probe_with_env(dir: &Path, endpoint: &str, env: &[(&str, String)]) -> String {
+    let mut cmd = std::process::Command::new(probe());
+    cmd.args([
+        "--config-dir",
+        dir.to_str().unwrap(),
+        "--endpoint",
+        endpoint,
+        "event:c:via:proxy:1",
+        "shutdown:1500",
+    ])
+    .env_clear();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn https_goes_through_the_proxy_from_the_environment_unless_no_proxy() {
+    // The "proxy" is the loopback test server: it sees the CONNECT request and refuses it,
+    // so nothing leaves the machine. The collector's name is in the reserved .invalid TLD.
+    let proxy = TestServer::start(Mode::Status(403));
+    let proxy_url = format!("http://{}", proxy.addr());
+    let dir = accepted_dir("proxy");
+    let endpoint = "https://collector.invalid/mp/collect";
+    for variable in ["HTTPS_PROXY", "https_proxy"] {
+        let out = probe_with_env(&dir, endpoint, &[(variable, proxy_url.clone())]);
+        assert!(out.contains("enabled=true"), "{out}");
+        let requests = proxy.wait_for_requests(1, LONG);
+        let connect = requests.last().expect("the proxy was asked");
+        assert_eq!(connect.method, "CONNECT", "{variable}");
+        assert!(
+            connect.path_and_query.starts_with("collector.invalid:443"),
+            "{}",
+            connect.path_and_query
+        );
+    }
+    let before = proxy.requests().len();
+    let out = probe_with_env(
+        &dir,
+        endpoint,
+        &[
+            ("HTTPS_PROXY", proxy_url.clone()),
+            ("NO_PROXY", "collector.invalid".to_string()),
+        ],
+    );
+    assert!(out.contains("enabled=true"), "{out}");
+    assert_eq!(
+        proxy.requests().len(),
+        before,
+        "NO_PROXY bypasses the proxy"
+    );
+}
+
+#[test]
+fn debug_mode_prints_each_body_as_one_json_line_and_sends_nothing() {
+    let server = TestServer::start(Mode::Ok204);
+    let dir = accepted_dir("debug");
+    let out = std::process::Command::new(probe())
+        .args([
+            "--config-dir",
+            dir.to_str().unwrap(),
+            "--endpoint",
+            &server.url(),
+            "session:dbg",
+            "event:dbg:act:lbl:2",
+            "end:dbg",
+            "shutdown:2000",
+        ])
+        .env_clear()
+        .env("OPENVINO_TELEMETRY_DEBUG", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let bodies: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let names: Vec<&str> = bodies
+        .iter()
+        .flat_map(|b| b["events"].as_array().unwrap())
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["session", "act", "session"]);
+    assert!(server.requests().is_empty(), "debug mode sends nothing");
+}
