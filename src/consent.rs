@@ -465,7 +465,6 @@ mod tests {
         let mut left: Vec<String> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name != files::LOCK_FILE)
             .collect();
         left.sort();
         assert_eq!(left, vec![CONSENT_FILE.to_string()]);

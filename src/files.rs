@@ -5,7 +5,7 @@
 //! - Writes are atomic: a fresh temporary file (`O_EXCL`, mode `0600`) in the same
 //!   directory, then `rename` over the target. `rename` replaces a planted link instead of
 //!   writing through it, so nothing is ever written outside the directory.
-//! - A lock file serialises read-modify-write cycles between processes.
+//! - A lock on the directory serialises read-modify-write cycles between processes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Name of the lock file that serialises read-modify-write cycles (stats, spool).
+/// Name of the lock file that serialises read-modify-write cycles where a directory cannot
+/// be locked (not on Unix).
 pub const LOCK_FILE: &str = ".openvino_telemetry.lock";
 
 /// Makes sure `dir` exists as a directory. It is created (mode `0700`) only when its parent
@@ -142,7 +143,10 @@ pub fn remove(dir: &Path, name: &str) -> Result<()> {
     }
 }
 
-/// An exclusive inter-process lock on `dir/.openvino_telemetry.lock`, released on drop.
+/// An exclusive inter-process lock on the config directory, released on drop.
+///
+/// On Unix the directory itself is locked (`flock` on its descriptor), so no lock file is
+/// left among the files shared with the Python client. Elsewhere a lock file is used.
 pub struct DirLock {
     _file: File,
 }
@@ -150,19 +154,27 @@ pub struct DirLock {
 impl DirLock {
     /// Blocks until the lock is held. Only taken around short read-modify-write cycles.
     pub fn acquire(dir: &Path) -> Result<DirLock> {
-        let path = dir.join(LOCK_FILE);
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
-        {
+        let (path, file) = {
             use std::os::unix::fs::OpenOptionsExt;
-            options
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-        }
-        let file = options
-            .open(&path)
-            .map_err(|e| Error::io("open the lock file", &path, e))?;
+            let file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir);
+            (dir.to_path_buf(), file)
+        };
+        #[cfg(not(unix))]
+        let (path, file) = {
+            let path = dir.join(LOCK_FILE);
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path);
+            (path, file)
+        };
+        let file = file.map_err(|e| Error::io("open for locking", &path, e))?;
         file.lock().map_err(|e| Error::io("lock", &path, e))?;
         Ok(DirLock { _file: file })
     }

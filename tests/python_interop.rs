@@ -300,21 +300,86 @@ fn our_opt_in_out_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_opt_in_out"))
 }
 
-fn probe_exe() -> PathBuf {
+/// Where cargo put this test binary: `<target>[/<triple>]/<profile>/deps/<test>`.
+struct Layout {
+    target: PathBuf,
+    triple: Option<String>,
+    profile_dir: PathBuf,
+}
+
+fn layout() -> Layout {
     let exe = std::env::current_exe().unwrap();
-    let path = exe
+    let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("the test binary lives in <target>/<profile>/deps")
-        .join("examples")
-        .join("probe");
-    assert!(
-        path.is_file(),
-        "{} is missing: build the examples (plain `cargo test` does; with `--test` run \
-         `cargo build --examples` first)",
-        path.display()
-    );
-    path
+        .to_path_buf();
+    let above = profile_dir
+        .parent()
+        .expect("a target directory")
+        .to_path_buf();
+    let is_target_root = |dir: &Path| dir.join("CACHEDIR.TAG").is_file();
+    match above.parent() {
+        Some(target) if !is_target_root(&above) && is_target_root(target) => Layout {
+            target: target.to_path_buf(),
+            triple: Some(above.file_name().unwrap().to_string_lossy().into_owned()),
+            profile_dir,
+        },
+        _ => Layout {
+            target: above,
+            triple: None,
+            profile_dir,
+        },
+    }
+}
+
+/// The `probe` example, built (or found up to date) by cargo once per test process:
+/// `cargo test --test python_interop` alone does not build examples, and a stale probe
+/// would test old code.
+fn probe_exe() -> PathBuf {
+    static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = PROBE.get_or_init(|| {
+        let layout = layout();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--example", "probe", "--manifest-path"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&layout.target);
+        if let Some(triple) = &layout.triple {
+            command.args(["--target", triple]);
+        }
+        match layout.profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                command.arg("--release");
+            }
+            Some(other) => {
+                command.args(["--profile", other]);
+            }
+            None => {}
+        }
+        let result = run(command, SETUP_TIMEOUT);
+        let path = layout.profile_dir.join("examples").join("probe");
+        if result.code != Some(0) {
+            Err(format!(
+                "building the probe example failed:\n{}",
+                result.describe()
+            ))
+        } else if !path.is_file() {
+            Err(format!(
+                "cargo built the probe example, but not at {}",
+                path.display()
+            ))
+        } else {
+            Ok(path)
+        }
+    });
+    match built {
+        Ok(path) => path.clone(),
+        Err(why) => panic!("{why}"),
+    }
 }
 
 fn ours(program: &Path, home: &Home, args: &[&str]) -> Run {
@@ -402,14 +467,6 @@ impl Venv {
     }
 }
 
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors()
-        .nth(3)
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
 const READY_MARKER: &str = ".interop-ready";
 
 fn venv_is_ready(dir: &Path) -> bool {
@@ -442,7 +499,7 @@ fn setup_step(command: Command, what: &str) -> Result<(), String> {
 /// Creates the virtualenv once: built in a private directory, renamed into place when
 /// complete, under a lock file so that parallel test processes never see half of one.
 fn create_venv() -> Result<Venv, String> {
-    let target = target_dir();
+    let target = layout().target;
     let dir = target.join("py-interop-venv");
     let lock_path = target.join("py-interop-venv.lock");
     let lock = File::options()
@@ -456,13 +513,21 @@ fn create_venv() -> Result<Venv, String> {
     if venv_is_ready(&dir) {
         return Ok(Venv { dir });
     }
-    let building = target.join(format!("py-interop-venv.building-{}", std::process::id()));
-    for stale in [&dir, &building] {
-        if stale.exists() {
-            fs::remove_dir_all(stale)
-                .map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
-        }
+    // Holding the lock, anything half-built is a leftover of a failed or killed run.
+    let mut stale: Vec<PathBuf> = fs::read_dir(&target)
+        .map_err(|e| format!("cannot list {}: {e}", target.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("py-interop-venv.building-"))
+        })
+        .collect();
+    stale.push(dir.clone());
+    for path in stale.iter().filter(|path| path.exists()) {
+        fs::remove_dir_all(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
     }
+    let building = target.join(format!("py-interop-venv.building-{}", std::process::id()));
     // Creation and pip use the caller's environment (python3 from PATH, proxies, pip's
     // configuration); they run no telemetry code.
     let mut venv = Command::new("python3");
@@ -588,7 +653,7 @@ fn rust_opt_in_usage_and_opt_out_are_read_by_python() {
         assert!(probe.enabled, "{}", probe.run.describe());
         assert_eq!(
             probe.sent_client_ids,
-            [cid.clone()],
+            [cid.as_str()],
             "{}",
             probe.run.describe()
         );
@@ -624,6 +689,13 @@ fn python_opt_in_and_opt_out_are_honoured_by_rust() {
 
     let opted_in = python_opt_in_out(&home, &["--opt_in"]).success();
     assert_eq!(opted_in.stdout, OPTED_IN);
+    // The replaced `send` is where Python's events go: its accepted event arrived there.
+    assert!(
+        opted_in.stderr.contains("python-would-send ")
+            && opted_in.stderr.contains("\"name\": \"accepted\""),
+        "Python's accepted event did not reach the replaced send:\n{}",
+        opted_in.describe()
+    );
     let cid = home.cid().expect("Python's opt-in writes a client id");
     assert_uuid(&cid);
     assert_eq!(home.usage_count(), Some(1));
@@ -636,7 +708,7 @@ fn python_opt_in_and_opt_out_are_honoured_by_rust() {
     assert!(probe.enabled, "{}", probe.run.describe());
     assert_eq!(
         probe.sent_client_ids,
-        [cid.clone()],
+        [cid.as_str()],
         "{}",
         probe.run.describe()
     );
@@ -707,7 +779,7 @@ fn opt_in_after_rust_opt_in_and_python_opt_out_makes_a_new_id() {
     assert!(probe.enabled, "{}", probe.run.describe());
     assert_eq!(
         probe.sent_client_ids,
-        [second.clone()],
+        [second.as_str()],
         "{}",
         probe.run.describe()
     );
@@ -811,31 +883,22 @@ fn opt_in_out_prints_and_exits_like_python() {
     }
 }
 
-/// The directory after a step, with client ids replaced by `<id N>` (N counts distinct
-/// ids in order of appearance), so that two tools' tables compare.
-fn describe_state(home: &Home, ids: &mut Vec<String>) -> String {
-    home.snapshot()
-        .into_iter()
-        .map(|(name, content)| {
-            let shown = if name == "openvino_ga_cid" {
-                let n = ids.iter().position(|id| *id == content).unwrap_or_else(|| {
-                    ids.push(content.clone());
-                    ids.len() - 1
-                });
-                format!("<id {n}>")
-            } else {
-                content
-            };
-            format!("{name}={shown:?}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// Files that the Python client reads or writes in the config directory.
+const PYTHON_FILES: [&str; 4] = [
+    "openvino_telemetry",
+    "openvino_ga_cid",
+    "openvino_ga_uid",
+    "stats",
+];
 
-#[test]
-fn opt_in_out_leaves_the_same_files_as_python() {
-    let ours_home = Home::new("files-rs");
-    let python_home = Home::new("files-py");
+/// Runs the `opt_in_out` sequence with each tool in its own home and returns, per step, a
+/// line per tool made by `describe` from the directory.
+fn compare_cli_sequence(
+    tag: &str,
+    describe: impl Fn(&BTreeMap<String, String>, &mut Vec<String>) -> String,
+) -> (Vec<String>, Vec<String>) {
+    let ours_home = Home::new(&format!("{tag}-rs"));
+    let python_home = Home::new(&format!("{tag}-py"));
     let (mut our_ids, mut python_ids) = (Vec::new(), Vec::new());
     let (mut mine, mut theirs) = (Vec::new(), Vec::new());
     for args in cli_sequence() {
@@ -843,21 +906,65 @@ fn opt_in_out_leaves_the_same_files_as_python() {
         python_opt_in_out(&python_home, &args);
         mine.push(format!(
             "{args:?}: {}",
-            describe_state(&ours_home, &mut our_ids)
+            describe(&ours_home.snapshot(), &mut our_ids)
         ));
         theirs.push(format!(
             "{args:?}: {}",
-            describe_state(&python_home, &mut python_ids)
+            describe(&python_home.snapshot(), &mut python_ids)
         ));
     }
-    assert_eq!(
-        mine,
-        theirs,
-        "after each step, ours (left) and Python (right):\n{}",
-        mine.iter()
-            .zip(&theirs)
-            .map(|(a, b)| format!("  ours:   {a}\n  python: {b}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+    (mine, theirs)
+}
+
+fn side_by_side(mine: &[String], theirs: &[String]) -> String {
+    mine.iter()
+        .zip(theirs)
+        .map(|(a, b)| format!("  ours:   {a}\n  python: {b}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The Python client's files after a step, client ids replaced by `<id N>` (N numbers the
+/// distinct ids in order of appearance), so that the two tools' tables compare.
+fn describe_python_files(files: &BTreeMap<String, String>, ids: &mut Vec<String>) -> String {
+    files
+        .iter()
+        .filter(|(name, _)| PYTHON_FILES.contains(&name.as_str()))
+        .map(|(name, content)| {
+            let shown = if name.starts_with("openvino_ga_") {
+                let n = ids.iter().position(|id| id == content).unwrap_or_else(|| {
+                    ids.push(content.clone());
+                    ids.len() - 1
+                });
+                format!("<id {n}>")
+            } else {
+                format!("{content:?}")
+            };
+            format!("{name}={shown}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn opt_in_out_leaves_the_same_data_as_python() {
+    let (mine, theirs) = compare_cli_sequence("data", describe_python_files);
+    assert!(
+        mine == theirs,
+        "the shared files differ after some step:\n{}",
+        side_by_side(&mine, &theirs)
+    );
+}
+
+#[test]
+fn opt_in_out_leaves_no_other_files_than_python() {
+    let names = |files: &BTreeMap<String, String>, _: &mut Vec<String>| {
+        files.keys().cloned().collect::<Vec<_>>().join(" ")
+    };
+    let (mine, theirs) = compare_cli_sequence("names", names);
+    assert!(
+        mine == theirs,
+        "the directory holds other files after some step:\n{}",
+        side_by_side(&mine, &theirs)
     );
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use openvino_telemetry::consent::{self, Consent, DecideOptions, ProcessEnv};
 use openvino_telemetry::event::PrevState;
 use openvino_telemetry::telemetry::OPT_IN_OUT_MEASUREMENT_ID;
-use openvino_telemetry::{identity, Options, Telemetry};
+use openvino_telemetry::{identity, stats, Options, Telemetry};
 
 const OPTED_IN: &str = "You have successfully opted in to send the telemetry data.";
 const OPTED_OUT: &str = "You have successfully opted out to send the telemetry data.";
@@ -117,6 +117,10 @@ fn main() -> ExitCode {
 fn opt_in(dir: &std::path::Path) -> openvino_telemetry::Result<()> {
     let (previous, _) = consent::read(dir);
     if previous == Consent::Accepted {
+        // As the Python tool: a repeat counts one usage and sends nothing.
+        if consent::opted_out_by_env(&ProcessEnv).is_none() {
+            stats::record_usage(dir)?;
+        }
         println!("{OPTED_IN}");
         return Ok(());
     }
