@@ -9,7 +9,8 @@
 //   send_disabled_1t    per-call cost on a disabled handle (consent declined), from batches
 //   send_disabled_8t    the same, 8 threads
 //   init                ov_telemetry_init with consent stored (files, client id, stats, thread)
-//   shutdown_idle       ov_telemetry_shutdown of a handle with nothing queued (and free)
+//   shutdown_idle       ov_telemetry_shutdown of a handle with nothing pending (flushed, then
+//                       2 ms for the worker to park), and the ov_telemetry_free after it
 //   flush_1000          ov_telemetry_flush right after 1,000 sends to the loopback sink
 //   throughput          delivery to the loopback sink: events/s, requests/s, bytes/event,
 //                       CPU of the sink process and of the library's worker thread
@@ -46,6 +47,9 @@ struct Figure {
     void str(const std::string& k, const std::string& v) { fields.emplace_back(k, "\"" + v + "\""); }
     void dist(const std::string& prefix, std::vector<double> v) {
         num(prefix + "count", static_cast<double>(v.size()));
+        double sum = 0;
+        for (double x : v) sum += x;
+        num(prefix + "mean", v.empty() ? 0 : sum / static_cast<double>(v.size()));
         num(prefix + "min", percentile(v, 0));
         num(prefix + "p50", percentile(v, 50));
         num(prefix + "p90", percentile(v, 90));
@@ -261,7 +265,9 @@ void bench_init_shutdown(const Settings& s) {
         const ov_telemetry_status_e st = ov_telemetry_init(opts, &t);
         const auto b = Clock::now();
         if (st != OV_TELEMETRY_STATUS_OK) die("init");
-        // Let the worker park: the handle is idle when it is shut down.
+        // Make the handle idle: whatever init left to the worker is done (flush returns
+        // when nothing is pending), then let the worker park.
+        if (ov_telemetry_flush(t, 5000) != OV_TELEMETRY_STATUS_OK) die("flush before shutdown");
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
         const auto c = Clock::now();
         const ov_telemetry_status_e sd = ov_telemetry_shutdown(t, 1000);

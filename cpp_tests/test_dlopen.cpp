@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -194,6 +195,8 @@ TEST_F(Dlopen, HundredLoadUnloadCyclesLeakNoThreads) {
     // library's own workers end at shutdown. Allow them a moment to exit.
     const bool bounded = ovt_util::wait_until(
         [&] { return ovt_util::thread_count() <= before + 2; }, std::chrono::seconds(5));
+    std::printf("threads before %zu, after %zu; server connections %zu\n", before,
+                ovt_util::thread_count(), server.connections());
     EXPECT_TRUE(bounded) << "threads before " << before << ", after " << ovt_util::thread_count()
                          << " (server connections: " << server.connections() << ")";
 }
