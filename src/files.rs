@@ -7,9 +7,10 @@
 //!   writing through it, so nothing is ever written outside the directory.
 //! - A lock on the directory serialises read-modify-write cycles between processes.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -148,8 +149,11 @@ pub fn remove(dir: &Path, name: &str) -> Result<()> {
 /// On Unix the directory itself is locked (`flock` on its descriptor), so no lock file is
 /// left among the files shared with the Python client. Elsewhere a lock file is used.
 pub struct DirLock {
-    _file: File,
+    file: File,
 }
+
+/// The longest wait for the directory lock.
+pub const LOCK_WAIT: Duration = Duration::from_millis(50);
 
 impl DirLock {
     /// Blocks until the lock is held. Only taken around short read-modify-write cycles.
@@ -175,8 +179,39 @@ impl DirLock {
             (path, file)
         };
         let file = file.map_err(|e| Error::io("open for locking", &path, e))?;
-        file.lock().map_err(|e| Error::io("lock", &path, e))?;
-        Ok(DirLock { _file: file })
+        // Another process may hold the lock for ever (hung, or stopped in a debugger): wait
+        // a bounded time, then report, rather than hang the host. Holders keep it for
+        // microseconds, so the pause between tries starts tiny.
+        let deadline = Instant::now() + LOCK_WAIT;
+        let mut pause = Duration::from_micros(20);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(DirLock { file }),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::io(
+                        "lock",
+                        &path,
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("another process held the lock for over {LOCK_WAIT:?}"),
+                        ),
+                    ))
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Unlock explicitly: a child forked while the lock was held shares this open file
+        // description, and merely closing our descriptor would leave the lock to the child.
+        let _ = self.file.unlock();
     }
 }
 
@@ -258,6 +293,19 @@ mod tests {
         let err = ensure_dir(&dir.join("file")).unwrap_err().to_string();
         assert!(err.contains("not a directory"), "{err}");
         assert_eq!(fs::read(dir.join("file")).unwrap(), b"keep");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_held_lock_is_waited_for_a_bounded_time_then_reported() {
+        let dir = temp_dir("files");
+        let held = DirLock::acquire(&dir).unwrap();
+        let err = DirLock::acquire(&dir)
+            .err()
+            .expect("the second lock must fail");
+        assert!(err.to_string().contains("held the lock"), "{err}");
+        drop(held);
+        DirLock::acquire(&dir).unwrap();
         fs::remove_dir_all(dir).unwrap();
     }
 }

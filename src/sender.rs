@@ -304,6 +304,8 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
+        // Probing the container reads /proc files: done here, not on the host's thread.
+        self.common.docker = event::detect_docker();
         while let Some(batch) = self.next_batch() {
             self.deliver(batch);
         }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::consent::{self, Consent, DecideOptions, Env, ProcessEnv, Reason};
@@ -98,7 +98,8 @@ pub struct Telemetry {
 struct Active {
     sender: Sender,
     session: Mutex<Arc<str>>,
-    scrubber: Scrubber,
+    /// Built at the first error or stack trace: the account lookup is not paid at init.
+    scrubber: OnceLock<Scrubber>,
 }
 
 impl Telemetry {
@@ -142,7 +143,7 @@ impl Telemetry {
         if !decision.enabled {
             if matches!(
                 decision.reason,
-                Reason::File(Consent::Declined) | Reason::BadFile(_)
+                Reason::File(Consent::Declined) | Reason::BadFile(_) | Reason::Undecided
             ) {
                 // Consent is not given: whatever was kept for later must go.
                 let _ = spool::discard(&dir);
@@ -198,7 +199,8 @@ impl Telemetry {
             app_name: event::normalise_value(&options.app_name),
             app_version: event::normalise_value(&options.app_version),
             os: event::detect_os(),
-            docker: event::detect_docker(),
+            docker: false, // probed by the worker thread
+
             usage_count,
         };
         let spool_dir = dir.clone();
@@ -219,7 +221,7 @@ impl Telemetry {
             active: Some(Active {
                 sender,
                 session: Mutex::new(new_session_id()),
-                scrubber: Scrubber::from_environment(),
+                scrubber: OnceLock::new(),
             }),
             reason,
             config_dir: Some(dir.clone()),
@@ -288,7 +290,7 @@ impl Telemetry {
     /// The message is scrubbed of the user's home directory and name before it is queued.
     pub fn send_error(&self, category: &str, message: &str) -> Result<()> {
         let active = self.active()?;
-        let message = active.scrubber.scrub(message);
+        let message = active.scrubber().scrub(message);
         self.push(active, |session, ts| {
             Ok(Event::error(category, &message, session, ts))
         })
@@ -297,7 +299,7 @@ impl Telemetry {
     /// The trace is scrubbed of the user's home directory and name before it is queued.
     pub fn send_stack_trace(&self, category: &str, trace: &str) -> Result<()> {
         let active = self.active()?;
-        let trace = active.scrubber.scrub(trace);
+        let trace = active.scrubber().scrub(trace);
         self.push(active, |session, ts| {
             Ok(Event::stack_trace(category, &trace, session, ts))
         })
@@ -368,6 +370,12 @@ impl Drop for Telemetry {
                 std::mem::forget(active);
             }
         }
+    }
+}
+
+impl Active {
+    fn scrubber(&self) -> &Scrubber {
+        self.scrubber.get_or_init(Scrubber::from_environment)
     }
 }
 

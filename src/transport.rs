@@ -140,38 +140,47 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// POSTs with ureq.
+/// POSTs with ureq. The agent (TLS roots, connection pool) is built on the first post,
+/// on the worker thread, so creating a transport costs the host's init nothing.
 pub struct HttpTransport {
-    agent: ureq::Agent,
+    agent: Option<ureq::Agent>,
+    loopback: bool,
     url: String,
 }
 
 impl HttpTransport {
     pub fn new(endpoint: &Endpoint, measurement_id: &str, api_secret: &str) -> HttpTransport {
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(TIMEOUT))
-            .timeout_send_request(Some(TIMEOUT))
-            .timeout_send_body(Some(TIMEOUT))
-            .timeout_recv_response(Some(TIMEOUT))
-            .timeout_recv_body(Some(TIMEOUT))
-            .max_redirects(0)
-            .user_agent(USER_AGENT);
-        if endpoint.is_loopback() {
-            // A loopback endpoint is never sent through a proxy.
-            config = config.proxy(None);
-        }
         HttpTransport {
-            agent: config.build().into(),
+            agent: None,
+            loopback: endpoint.is_loopback(),
             url: endpoint.collect_url(measurement_id, api_secret),
         }
     }
 }
 
+fn build_agent(loopback: bool) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(TIMEOUT))
+        .timeout_send_request(Some(TIMEOUT))
+        .timeout_send_body(Some(TIMEOUT))
+        .timeout_recv_response(Some(TIMEOUT))
+        .timeout_recv_body(Some(TIMEOUT))
+        .max_redirects(0)
+        .user_agent(USER_AGENT);
+    if loopback {
+        // A loopback endpoint is never sent through a proxy.
+        config = config.proxy(None);
+    }
+    config.build().into()
+}
+
 impl Transport for HttpTransport {
     fn post(&mut self, body: &[u8]) -> Outcome {
+        let loopback = self.loopback;
         let response = self
             .agent
+            .get_or_insert_with(|| build_agent(loopback))
             .post(&self.url)
             .header("Content-Type", "application/json")
             .send(body);
