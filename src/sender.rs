@@ -227,6 +227,13 @@ impl Sender {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         state.closing = true;
+        if state.queue.is_empty() && !state.busy {
+            // Idle: wake the parked worker after unlocking (woken under the lock it would
+            // only block on it and need a second wake-up), and return at once.
+            drop(state);
+            self.shared.wake.notify_one();
+            return Ok(());
+        }
         self.shared.wake.notify_one();
         let (mut state, drained) = self.wait_drained(state, deadline);
         if drained {

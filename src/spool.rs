@@ -95,7 +95,7 @@ fn read(path: &Path) -> Vec<Event> {
 /// Adds `events` to the spool, keeping it within its bounds (oldest dropped first).
 /// Returns how many events it now holds.
 pub fn store(dir: &Path, events: &[Event]) -> Result<usize> {
-    let _lock = DirLock::acquire(dir)?;
+    let _lock = DirLock::acquire(dir, files::SPOOL_LOCK_WAIT)?;
     let now = now_micros();
     let mut all = read(&dir.join(SPOOL_FILE));
     all.extend(events.iter().cloned());
@@ -151,7 +151,7 @@ pub fn claim(dir: &Path) -> Claim {
         events: Vec::new(),
         files: Vec::new(),
     };
-    let Ok(_lock) = DirLock::acquire(dir) else {
+    let Ok(_lock) = DirLock::acquire(dir, files::SPOOL_LOCK_WAIT) else {
         return claim;
     };
     let pid = std::process::id();

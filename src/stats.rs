@@ -26,7 +26,7 @@ pub struct Usage {
 /// Adds one usage and returns the new count. A missing, corrupt, oversized or binary file,
 /// or a count that is not a positive integer, restarts the count at 1 (with a warning).
 pub fn record_usage(dir: &Path) -> Result<Usage> {
-    let _lock = DirLock::acquire(dir)?;
+    let _lock = DirLock::acquire(dir, files::STATS_LOCK_WAIT)?;
     let (mut object, warning) = match read_object(dir) {
         Ok(Some(object)) => (object, None),
         Ok(None) => (Map::new(), None),
@@ -118,13 +118,14 @@ mod tests {
         let dir = temp_dir("stats");
         fs::write(
             dir.join(STATS_FILE),
-            "{\"zeta\": [1, 2], \"usage_count\": 41, \"name\": \"caf\u{e9} \u{1f600}\"}",
+            "{\"zeta\": [1, 2], \"usage_count\": 41, \"name\": \"caf\u{e9} \u{1f600}\", \"big\": 1180591620717411303424, \"f\": 1.847467444746744e+36}",
         )
         .unwrap();
         assert_eq!(record_usage(&dir).unwrap().count, 42);
+        // Numbers other than the count keep their exact text (Python keeps big integers).
         assert_eq!(
             fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
-            "{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\"\n}"
+            "{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\",\n    \"big\": 1180591620717411303424,\n    \"f\": 1.847467444746744e+36\n}"
         );
         fs::remove_dir_all(dir).unwrap();
     }
