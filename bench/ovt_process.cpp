@@ -9,6 +9,7 @@
 //
 // Built twice: ovt_process (linked to the library) and ovt_process_nolib (-DOVT_NO_LIB: the
 // same program without any telemetry, the baseline for the RSS the library adds).
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,6 +49,11 @@ int main(int argc, char** argv) {
     }
     int rc = 0;
 #ifndef OVT_NO_LIB
+    using Clock = std::chrono::steady_clock;
+    const auto us = [](Clock::time_point a, Clock::time_point b) {
+        return static_cast<long>(std::chrono::duration_cast<std::chrono::microseconds>(b - a).count());
+    };
+    const auto t0 = Clock::now();
     ov_telemetry_options_t* opts = nullptr;
     ov_telemetry_options_create(&opts);
     ov_telemetry_options_set_app(opts, "ovt_process", "1.0.0");
@@ -61,6 +67,7 @@ int main(int argc, char** argv) {
                      ov_telemetry_last_error());
         return 1;
     }
+    const auto t1 = Clock::now();
     ov_telemetry_start_session(t, "ovt_process");
     for (int i = 0; i < events; ++i) {
         if (ov_telemetry_send_event(t, "ovt_process", "step", "a typical label", i) !=
@@ -68,11 +75,15 @@ int main(int argc, char** argv) {
             rc = 1;
     }
     ov_telemetry_end_session(t, "ovt_process");
+    const auto t2 = Clock::now();
     const ov_telemetry_status_e sd = ov_telemetry_shutdown(t, timeout_ms);
+    const auto t3 = Clock::now();
     if (sd != OV_TELEMETRY_STATUS_OK && sd != OV_TELEMETRY_STATUS_TIMEOUT) rc = 1;
-    if (std::getenv("OVT_BENCH_VERBOSE") != nullptr)
-        std::fprintf(stderr, "ovt_process: shutdown -> %s\n", ov_telemetry_status_message(sd));
     ov_telemetry_free(t);
+    if (std::getenv("OVT_BENCH_VERBOSE") != nullptr)
+        std::fprintf(stderr, "ovt_process: init %ld us, sends %ld us, shutdown %ld us (%s), free %ld us\n",
+                     us(t0, t1), us(t1, t2), us(t2, t3), ov_telemetry_status_message(sd),
+                     us(t3, Clock::now()));
 #else
     (void)endpoint;
     (void)events;
