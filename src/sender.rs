@@ -13,7 +13,7 @@
 //! handed over too, and may also arrive.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,11 +28,13 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 /// Events per request, GA4's limit.
 pub const MAX_BATCH: usize = 25;
 
-/// Where undeliverable events go (the spool). Called from the worker or from `shutdown`.
-pub type Sink = Box<dyn Fn(Vec<Event>) + Send + Sync>;
+/// Where undeliverable events go (the spool). Called from the worker or from `shutdown`;
+/// returns false when the events could not be kept (a full disk, say).
+pub type Sink = Box<dyn Fn(Vec<Event>) -> bool + Send + Sync>;
 
 /// Events claimed from the spool, queued first; `release` runs once every one of them was
-/// delivered or handed to the sink again.
+/// delivered or handed to the sink again — and never if the sink failed to keep some
+/// event, so the claimed file survives for a later run.
 pub struct Backlog {
     pub events: Vec<Event>,
     pub release: Box<dyn FnOnce() + Send>,
@@ -115,6 +117,8 @@ struct Shared {
     capacity: usize,
     /// (events that must be resolved, release) for the spool backlog.
     backlog: Mutex<Option<PendingRelease>>,
+    /// The sink failed to keep some event: the backlog's claim must not be released.
+    sink_failed: AtomicBool,
 }
 
 impl Shared {
@@ -123,9 +127,21 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Hands events to the sink, remembering a failure to keep them.
+    fn keep(&self, sink: &Sink, events: Vec<Event>) {
+        if !sink(events) {
+            self.sink_failed.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Runs the backlog's release once all of its events are resolved.
     fn check_backlog(&self) {
         let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        if self.sink_failed.load(Ordering::Relaxed) {
+            // Keep the claimed file: its events may not all be safe elsewhere.
+            backlog.take();
+            return;
+        }
         let resolved = self.counters.sent.load(Ordering::Relaxed)
             + self.counters.failed.load(Ordering::Relaxed);
         if backlog.as_ref().is_some_and(|(n, _)| resolved >= *n) {
@@ -169,6 +185,7 @@ impl Sender {
             counters,
             capacity: config.capacity.max(1),
             backlog: Mutex::new(release),
+            sink_failed: AtomicBool::new(false),
         });
         shared.check_backlog();
         let sink = Arc::new(sink);
@@ -249,7 +266,7 @@ impl Sender {
                 .counters
                 .failed
                 .fetch_add(left.len() as u64, Ordering::Relaxed);
-            (self.sink)(left);
+            self.shared.keep(&self.sink, left);
         }
         self.shared.check_backlog();
         Err(Error::Timeout)
@@ -426,7 +443,7 @@ impl Worker {
             .failed
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         if keep {
-            (self.sink)(batch);
+            self.shared.keep(&self.sink, batch);
         }
     }
 

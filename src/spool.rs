@@ -162,15 +162,19 @@ pub fn claim(dir: &Path) -> Claim {
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(owner) = name
+            // `<spool>.<owner pid>[.<earlier owners>].claimed`: the owner is the first number;
+            // a take-over keeps the whole chain, so names stay unique.
+            let Some(chain) = name
                 .strip_prefix(&format!("{SPOOL_FILE}."))
                 .and_then(|rest| rest.strip_suffix(CLAIM_SUFFIX))
-                .and_then(|p| p.parse::<u32>().ok())
             else {
                 continue;
             };
+            let Some(owner) = chain.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
             if owner != pid && !process_alive(owner) {
-                let taken = dir.join(format!("{SPOOL_FILE}.{pid}.{owner}{CLAIM_SUFFIX}"));
+                let taken = dir.join(format!("{SPOOL_FILE}.{pid}.{chain}{CLAIM_SUFFIX}"));
                 if fs::rename(entry.path(), &taken).is_ok() {
                     claim.files.push(taken);
                 }

@@ -204,9 +204,7 @@ impl Telemetry {
             usage_count,
         };
         let spool_dir = dir.clone();
-        let sink = Box::new(move |events: Vec<Event>| {
-            let _ = spool::store(&spool_dir, &events);
-        });
+        let sink = Box::new(move |events: Vec<Event>| spool::store(&spool_dir, &events).is_ok());
         let config = SenderConfig {
             capacity: options.queue_capacity,
             ..SenderConfig::default()
