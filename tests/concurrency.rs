@@ -7,20 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use openvino_telemetry::{consent, stats};
+use support::{probe, temp_dir};
+
+mod support;
 
 const WRITERS: usize = 8;
 const FLIPS: usize = 1000;
 const READERS: usize = 2;
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ovt-conc-{tag}-{}-{}",
-        std::process::id(),
-        openvino_telemetry::files::random_u32()
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn spawn_role(test: &str, role: &str, dir: &Path, extra: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
@@ -156,16 +149,6 @@ fn usage_increments_from_8_processes_are_never_lost() {
     assert_eq!(stats::read_usage(&dir), Some(5 + 8 * INCREMENTS as u64));
     let text = fs::read_to_string(dir.join(stats::STATS_FILE)).unwrap();
     assert!(text.contains("\"other\": \"kept\""), "{text}");
-}
-
-fn probe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("probe")
 }
 
 #[test]

@@ -16,34 +16,12 @@ use openvino_telemetry::dialog::{ACCEPTED_TEXT, DECLINED_TEXT, SHORT_PROMPT, TIM
 use openvino_telemetry::identity::CLIENT_ID_FILE;
 use openvino_telemetry::stats::STATS_FILE;
 use support::pty::{Job, Pty, PtyCommand};
+use support::{probe, temp_dir};
 
 const HANG: Duration = Duration::from_secs(20);
 
-fn probe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let probe = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("probe");
-    assert!(
-        probe.is_file(),
-        "{} is missing: run `cargo test` (it builds examples)",
-        probe.display()
-    );
-    probe
-}
-
 fn config_dir(tag: &str) -> PathBuf {
-    let base = std::env::temp_dir().join(format!(
-        "ovt-dialog-{tag}-{}-{}",
-        std::process::id(),
-        openvino_telemetry::files::random_u32()
-    ));
-    fs::create_dir_all(&base).unwrap();
-    base.join("intel")
+    temp_dir(tag).join("intel")
 }
 
 /// The variables a developer's or CI's environment could hold that change the decision.

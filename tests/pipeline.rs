@@ -14,18 +14,9 @@ use openvino_telemetry::spool::SPOOL_FILE;
 use openvino_telemetry::{Error, Options, Telemetry};
 use serde_json::Value;
 use support::server::{Mode, TestServer};
+use support::{probe, temp_dir};
 
 const LONG: Duration = Duration::from_secs(20);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ovt-pipeline-{tag}-{}-{}",
-        std::process::id(),
-        openvino_telemetry::files::random_u32()
-    ));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn accepted_dir(tag: &str) -> PathBuf {
     let dir = temp_dir(tag).join("intel");
@@ -460,16 +451,6 @@ fn messages_are_scrubbed_of_home_and_user_before_queueing() {
             .to_string();
         assert_eq!(label, "cannot open ~/models/x.xml");
     }
-}
-
-fn probe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("probe")
 }
 
 /// Runs the probe in a child with only the given variables: the proxy settings are read by
