@@ -5,7 +5,7 @@
 //! 1 MiB; events older than 72 hours are discarded (GA4 refuses them).
 //!
 //! The next init with consent *claims* the spool by renaming it to
-//! `openvino_telemetry_spool.<pid>.claimed` under the lock, so two processes starting
+//! `openvino_telemetry_spool.<pid>.<random>.claimed` under the lock, so two processes starting
 //! together never both send it. The claimed file is deleted only once every one of its
 //! events was delivered or handed back to the spool; a claim left by a process that died is
 //! taken over by the next init.
@@ -155,7 +155,12 @@ pub fn claim(dir: &Path) -> Claim {
         return claim;
     };
     let pid = std::process::id();
-    let own = dir.join(format!("{SPOOL_FILE}.{pid}{CLAIM_SUFFIX}"));
+    // Unique even for several handles of one process: a later claim never replaces an
+    // earlier one that is still being sent.
+    let own = dir.join(format!(
+        "{SPOOL_FILE}.{pid}.{:08x}{CLAIM_SUFFIX}",
+        files::random_u32()
+    ));
     if fs::rename(dir.join(SPOOL_FILE), &own).is_ok() {
         claim.files.push(own);
     }
