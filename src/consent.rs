@@ -113,12 +113,16 @@ pub fn read(dir: &Path) -> (Consent, Option<String>) {
     }
 }
 
-/// `1` → accepted, `0` → declined, looking only at the first line without its blanks.
+/// `1` → accepted, `0` → declined, reading the file as the Python client does: UTF-8 text
+/// (invalid UTF-8 decides nothing), its first line (`\n`, `\r\n` or a lone `\r` ends it),
+/// stripped of Python's whitespace (Unicode White_Space and U+001C–U+001F).
 pub fn parse(bytes: &[u8]) -> Option<Consent> {
-    let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    match first_line.trim_ascii() {
-        b"1" => Some(Consent::Accepted),
-        b"0" => Some(Consent::Declined),
+    let text = std::str::from_utf8(bytes).ok()?;
+    let first_line = text.split(['\n', '\r']).next().unwrap_or_default();
+    let python_space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+    match first_line.trim_matches(python_space) {
+        "1" => Some(Consent::Accepted),
+        "0" => Some(Consent::Declined),
         _ => None,
     }
 }
@@ -345,6 +349,17 @@ mod tests {
         assert_eq!(parse(b"yes"), None);
         assert_eq!(parse(b"\n1"), None);
         assert_eq!(parse(b"10"), None);
+        assert_eq!(
+            parse(b"1\r0"),
+            Some(Consent::Accepted),
+            "a lone CR ends the line"
+        );
+        assert_eq!(
+            parse(b"1\n\xff"),
+            None,
+            "invalid UTF-8 anywhere decides nothing"
+        );
+        assert_eq!(parse("\u{a0}1\u{2003}".as_bytes()), Some(Consent::Accepted));
     }
 
     #[test]
