@@ -1,0 +1,14 @@
+//! `endpoint`: see `openvino_telemetry_fuzz::endpoint` for what is checked.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use openvino_telemetry_fuzz::{endpoint, Scratch};
+
+static SCRATCH: OnceLock<Scratch> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let scratch = SCRATCH.get_or_init(|| Scratch::new("endpoint"));
+    endpoint(scratch.path(), data);
+});
