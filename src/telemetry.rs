@@ -143,7 +143,10 @@ impl Telemetry {
         if !decision.enabled {
             if matches!(
                 decision.reason,
-                Reason::File(Consent::Declined) | Reason::BadFile(_) | Reason::Undecided
+                Reason::File(Consent::Declined)
+                    | Reason::BadFile(_)
+                    | Reason::Undecided
+                    | Reason::Dialog(_)
             ) {
                 // Consent is not given: whatever was kept for later must go.
                 let _ = spool::discard(&dir);

@@ -14,6 +14,7 @@ use std::time::Duration;
 use openvino_telemetry::consent::CONSENT_FILE;
 use openvino_telemetry::dialog::{ACCEPTED_TEXT, DECLINED_TEXT, SHORT_PROMPT, TIMER_TEXT};
 use openvino_telemetry::identity::CLIENT_ID_FILE;
+use openvino_telemetry::spool::SPOOL_FILE;
 use openvino_telemetry::stats::STATS_FILE;
 use support::pty::{Job, Pty, PtyCommand};
 use support::{probe, temp_dir};
@@ -88,6 +89,9 @@ fn yes_stores_consent_and_sends_the_accepted_event() {
 #[test]
 fn no_stores_the_decline_and_sends_nothing() {
     let dir = config_dir("no");
+    // Events kept from an earlier consent must not survive a "no".
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(SPOOL_FILE), "{}\n").unwrap();
     let mut pty = start(&dir, Job::Foreground, &[]);
     pty.read_until(">>", HANG).unwrap();
     pty.write("no\n").unwrap();
@@ -98,6 +102,7 @@ fn no_stores_the_decline_and_sends_nothing() {
     assert_eq!(consent_file(&dir).as_deref(), Some("0"));
     assert!(!dir.join(CLIENT_ID_FILE).exists());
     assert!(!dir.join(STATS_FILE).exists());
+    assert!(!dir.join(SPOOL_FILE).exists());
 }
 
 #[test]
