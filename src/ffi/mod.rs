@@ -73,21 +73,34 @@ thread_local! {
     static LAST_ERROR: RefCell<LastError> = const { RefCell::new(LastError::None) };
 }
 
+// `try_with` throughout: during a thread's exit (a host's thread-local destructor calling
+// the C API) the slot may already be gone, and `with` would panic there. The detail is then
+// lost, never the call. `try_borrow_mut` likewise: nothing re-enters, but a panic must not.
 fn set_last_error_static(text: &'static CStr) {
-    LAST_ERROR.with(|e| *e.borrow_mut() = LastError::Static(text));
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = LastError::Static(text);
+        }
+    });
 }
 
 fn set_last_error(text: String) {
     let text = CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = LastError::Owned(text));
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = LastError::Owned(text);
+        }
+    });
 }
 
 fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| match &*e.borrow() {
-        LastError::None => c"".as_ptr(),
-        LastError::Static(text) => text.as_ptr(),
-        LastError::Owned(text) => text.as_ptr(),
-    })
+    LAST_ERROR
+        .try_with(|e| match e.try_borrow().as_deref() {
+            Ok(LastError::Static(text)) => text.as_ptr(),
+            Ok(LastError::Owned(text)) => text.as_ptr(),
+            Ok(LastError::None) | Err(_) => c"".as_ptr(),
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Maps an error to its status, recording the detail as this thread's last error

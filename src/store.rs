@@ -1,0 +1,245 @@
+//! The one owner of the shared directory's rules (DESIGN §3a).
+//!
+//! Every write a handle makes in the config directory goes through here, under one check:
+//! the decision file says `1` **and** the client id on disk is the one the handle started
+//! with ([`Gate::allows`]). What each writer does:
+//!
+//! | who | writes | under |
+//! |---|---|---|
+//! | init ([`open`]) | client id (only if missing or invalid), `stats` (once per process and directory) | the directory lock, consent re-read under it |
+//! | worker, before each request | nothing; sends only if the gate allows, else the handle is withdrawn | the gate |
+//! | worker / shutdown, hand-off ([`keep`]) | a new uniquely named pending file | the gate before *and after* the rename, no lock |
+//! | opt-out (any process) | `0` first, then deletes the rest | the lock when it can be had |
+//!
+//! Why the check after the rename is enough without the lock: an opt-out writes `0`, then
+//! lists and deletes. If our re-check still saw `1`, the `0` came later, so its listing
+//! sees our file and deletes it; if it saw anything else, we delete the file ourselves.
+//! Either way nothing is left beside a `0`.
+//!
+//! What a crash leaves: during init, at most a client id or a usage count (both valid
+//! files, written atomically); during a hand-off, a temporary file (`.name.tmp`, ignored)
+//! or a complete pending file; between writing a hand-off and deleting the claimed files
+//! it replaces, both (the only duplicates on disk).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use crate::consent::{self, Consent};
+use crate::event::Event;
+use crate::files::{self, DirLock};
+use crate::{identity, spool, stats};
+
+/// Bumped by every consent change this process makes (`set_consent`, `opt_in_out`), so
+/// its own handles notice at once, without reading a file on the send path.
+static CONSENT_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The current consent epoch of this process.
+pub fn consent_epoch() -> u64 {
+    CONSENT_EPOCH.load(Ordering::Acquire)
+}
+
+/// Records that this process changed the decision.
+pub fn consent_changed_here() {
+    CONSENT_EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Whether a handle may still send and write: the decision says `1` and the client id on
+/// disk is the handle's. A withdrawn consent or a new identity closes it for good.
+pub struct Gate {
+    dir: PathBuf,
+    client_id: String,
+    /// The files' identities when they were last found to allow: unchanged files need no
+    /// re-read, so the check before a request costs two `stat`s.
+    allowed: Mutex<Option<Fingerprint>>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Fingerprint([(u64, Option<SystemTime>, u64); 2]);
+
+fn fingerprint(dir: &Path) -> Option<Fingerprint> {
+    let one = |name: &str| {
+        let meta = std::fs::symlink_metadata(dir.join(name)).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0u64;
+        Some((meta.len(), meta.modified().ok(), inode))
+    };
+    Some(Fingerprint([
+        one(consent::CONSENT_FILE)?,
+        one(identity::CLIENT_ID_FILE)?,
+    ]))
+}
+
+impl Gate {
+    pub fn new(dir: &Path, client_id: &str) -> Gate {
+        Gate {
+            dir: dir.to_path_buf(),
+            client_id: client_id.to_owned(),
+            allowed: Mutex::new(fingerprint(dir)),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// True when the decision file says `1` and the client id file holds this handle's
+    /// id. A file found empty or half-written (another client rewriting it in place) is
+    /// re-read for at most `settle`.
+    pub fn allows(&self, settle: Duration) -> bool {
+        let before = fingerprint(&self.dir);
+        let mut cached = self.allowed.lock().unwrap_or_else(|e| e.into_inner());
+        if before.is_some() && *cached == before {
+            return true;
+        }
+        let consented = consent::read_settled(&self.dir, settle).0 == Consent::Accepted;
+        let same_id = consented
+            && identity::read_settled(&self.dir, settle).as_deref() == Some(&self.client_id);
+        *cached = if same_id { before } else { None };
+        same_id
+    }
+}
+
+/// What init found and did in the directory, consent re-checked under the lock.
+pub struct Opened {
+    pub client_id: String,
+    pub usage_count: Option<u64>,
+    /// Degradations worth telling (`Telemetry::reason`).
+    pub notes: Vec<String>,
+}
+
+/// Processes × directories whose usage was counted: one process is one usage, however
+/// many handles it opens (DESIGN §7). The pid keys out a forked child, a new process.
+static COUNTED: Mutex<Vec<(u32, PathBuf)>> = Mutex::new(Vec::new());
+
+fn first_use_here(dir: &Path) -> bool {
+    let key = (
+        std::process::id(),
+        std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+    );
+    let mut counted = COUNTED.lock().unwrap_or_else(|e| e.into_inner());
+    if counted.contains(&key) {
+        return false;
+    }
+    counted.push(key);
+    true
+}
+
+/// Forgets that this process counted a usage in `dir` (a failed count may be retried).
+fn unmark_use(dir: &Path) {
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let pid = std::process::id();
+    COUNTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(p, d)| !(*p == pid && *d == canonical));
+}
+
+/// At init with consent: the client id (created only when missing or invalid) and the
+/// usage count (counted once per process), under the directory lock with the decision
+/// re-read under it. `Err` is the reason the handle must stay disabled.
+pub fn open(dir: &Path) -> Result<Opened, String> {
+    let lock = DirLock::acquire(dir, files::STATS_LOCK_WAIT);
+    let Ok(_lock) = lock else {
+        // Busy for a whole second (a hung process, a debugger): use the existing id without
+        // counting; never create one without the lock.
+        let why = lock.err().map(|e| e.to_string()).unwrap_or_default();
+        return match (consent::read_settled(dir, files::SETTLE_WAIT).0, identity::peek(dir)) {
+            (Consent::Accepted, Some(client_id)) => Ok(Opened {
+                usage_count: stats::read_usage(dir),
+                client_id,
+                notes: vec![format!("usage not counted: {why}")],
+            }),
+            (Consent::Accepted, None) => Err(format!("no client id, and {why}")),
+            _ => Err("consent was withdrawn while this tool started".to_owned()),
+        };
+    };
+    if consent::read_settled(dir, files::SETTLE_WAIT).0 != Consent::Accepted {
+        return Err("consent was withdrawn while this tool started".to_owned());
+    }
+    let client_id = identity::load_or_create(dir).map_err(|e| format!("no client id: {e}"))?;
+    let mut notes = Vec::new();
+    let usage_count = if first_use_here(dir) {
+        match stats::record_usage_locked(dir) {
+            Ok(usage) => {
+                if let Some(warning) = usage.warning {
+                    notes.push(format!("stats restarted: {warning}"));
+                }
+                Some(usage.count)
+            }
+            Err(e) => {
+                unmark_use(dir);
+                notes.push(format!("usage statistics unavailable: {e}"));
+                None
+            }
+        }
+    } else {
+        stats::read_usage(dir)
+    };
+    Ok(Opened {
+        client_id,
+        usage_count,
+        notes,
+    })
+}
+
+/// The result of a hand-off to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// On disk for a later run.
+    Kept,
+    /// Consent is withdrawn (or the identity changed): dropped, nothing written.
+    Withdrawn,
+    /// The file could not be written (a full disk, say).
+    Failed,
+}
+
+/// Writes `events` as a new pending file, without the directory lock, if and only if the
+/// gate allows before and after the rename (see the module documentation).
+pub fn keep(gate: &Gate, events: &[Event], settle: Duration) -> Kept {
+    if events.is_empty() {
+        return Kept::Kept;
+    }
+    if !gate.allows(settle) {
+        return Kept::Withdrawn;
+    }
+    let name = spool::new_pending_name();
+    let text = spool::render(events, &gate.client_id);
+    if files::write_atomic(&gate.dir, &name, &text).is_err() {
+        return Kept::Failed;
+    }
+    if !gate.allows(settle) {
+        let _ = files::remove(&gate.dir, &name);
+        return Kept::Withdrawn;
+    }
+    Kept::Kept
+}
+
+/// Deletes what only this library keeps (pending events, and the records of later
+/// versions' features), which the Python client's opt-out does not know about.
+pub fn forget_own_files(dir: &Path) {
+    let _ = spool::discard(dir);
+}
+
+/// Deletes everything but the decision: client id, usage statistics, and our own files.
+pub fn forget_everything_but_the_decision(dir: &Path) -> crate::Result<()> {
+    identity::forget(dir)?;
+    files::remove(dir, stats::STATS_FILE)?;
+    forget_own_files(dir);
+    Ok(())
+}
+
+/// Called wherever a native process reads the decision: a `0` (written by any client,
+/// the Python one included) removes what only this library keeps.
+pub fn observe(dir: &Path, consent: Consent) {
+    if consent == Consent::Declined {
+        forget_own_files(dir);
+    }
+}
