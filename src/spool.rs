@@ -1,28 +1,31 @@
-//! Events kept on disk for a later run: one file per hand-off, claimed by renaming.
+//! Events kept on disk for a later run: one file per handle, claimed by renaming.
 //!
-//! Each hand-off (undeliverable events, or what is left at a shutdown deadline) becomes a
-//! new file `openvino_telemetry_pending.<16 hex>.jsonl` (mode `0600`): one JSON object per
-//! line, each naming the client id it was collected under. Writing one never waits for the
-//! directory lock or for another process (Mozilla Glean keeps pending pings the same way),
-//! so shutdown deadlines hold while other processes are busy in the directory.
+//! Each handle that has undeliverable events (retries exhausted, or left at a shutdown
+//! deadline) keeps them in a file of its own, `openvino_telemetry_pending.<pid>.<16 hex>.jsonl`
+//! (mode `0600`): one JSON object per line, each naming the client id it was collected
+//! under, at most the newest 1,000 events and 1 MiB. Each hand-off replaces that file
+//! atomically (temporary file + rename). Writing never waits for the directory lock or for
+//! another process (Mozilla Glean keeps pending pings the same way), so shutdown deadlines
+//! hold while other processes are busy in the directory.
 //!
-//! A later init with consent *claims* files by renaming each to
-//! `openvino_telemetry_pending.<16 hex>.claimed.<pid>`: a rename succeeds for one process
-//! only, so no event is sent by two runs. A claimed file is deleted once every one of its
-//! events was delivered or written to a new pending file; a claim whose owner died is
-//! taken over by renaming it to the new owner's pid. Events collected under another client
-//! id (the user opted out and in again since) are never sent: the claim deletes them.
+//! A later init with consent *claims* the files of handles that are gone (their process
+//! has exited, or, in this process, the handle was shut down) by renaming each to
+//! `openvino_telemetry_pending.<pid>.<16 hex>.<claimer pid>.claimed`: a rename succeeds for
+//! one process only, so no event is sent by two runs. A claimed file is deleted once every
+//! one of its events was delivered or kept again; a claim whose owner died is taken over by
+//! renaming it to the new owner's pid. Events collected under another client id (the user
+//! opted out and in again since) are never sent: the claim deletes them.
 //!
-//! Bounds are applied when files are claimed: the newest 1,000 events, events younger than
-//! 72 hours (GA4 refuses older ones). A legacy single spool file of version 1
-//! (`openvino_telemetry_spool.jsonl`) is claimed the same way.
+//! Bounds are applied again when files are claimed: the newest 1,000 events, younger than
+//! 72 hours (GA4 refuses older ones). Version 1's single spool file
+//! (`openvino_telemetry_spool.jsonl`) and its claims are claimed the same way.
 //!
-//! The only path to duplicates on disk is a crash between writing a new pending file and
-//! deleting the claimed ones it replaces; the next claim then holds both.
+//! The only path to duplicates on disk is a crash between keeping claimed events again
+//! and deleting the claimed files; the next claim then holds both.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,13 +37,14 @@ use crate::files;
 /// Prefix of every pending or claimed file.
 pub const PENDING_PREFIX: &str = "openvino_telemetry_pending.";
 const PENDING_SUFFIX: &str = ".jsonl";
-const CLAIMED_INFIX: &str = ".claimed.";
+const CLAIMED_SUFFIX: &str = ".claimed";
 /// Version 1's single spool file, and its claims (`<spool>.<pids>.claimed`).
 pub const SPOOL_FILE: &str = "openvino_telemetry_spool.jsonl";
-const LEGACY_CLAIM_SUFFIX: &str = ".claimed";
 pub const MAX_EVENTS: usize = 1000;
-/// The most read from one file.
+/// The most one pending file holds.
 pub const MAX_BYTES: usize = 1024 * 1024;
+/// The most read from one file (version 1's spool could exceed `MAX_BYTES` a little).
+const READ_LIMIT: usize = 2 * MAX_BYTES;
 pub const MAX_AGE: Duration = Duration::from_secs(72 * 3600);
 
 #[derive(Serialize, Deserialize)]
@@ -107,9 +111,27 @@ fn parse(bytes: &[u8]) -> Vec<Line> {
 }
 
 fn read(path: &Path) -> Vec<Line> {
-    match files::read_limited(path, MAX_BYTES) {
+    match files::read_limited(path, READ_LIMIT) {
         Ok(Some(bytes)) => parse(&bytes),
         _ => Vec::new(),
+    }
+}
+
+/// Drops the oldest of `events` (kept in time order) until they fit the bounds (1,000
+/// events, 1 MiB rendered), and renders them.
+pub fn render_bounded(events: &mut Vec<Event>, cid: &str) -> Vec<u8> {
+    if events.len() > MAX_EVENTS {
+        events.drain(..events.len() - MAX_EVENTS);
+    }
+    loop {
+        let text = render(events, cid);
+        if text.len() <= MAX_BYTES || events.is_empty() {
+            return text;
+        }
+        // Drop about as many of the oldest as the excess needs (at least one).
+        let excess = text.len() - MAX_BYTES;
+        let average = text.len() / events.len();
+        events.drain(..(excess / average.max(1)).clamp(1, events.len()));
     }
 }
 
@@ -124,13 +146,36 @@ pub fn render(events: &[Event], cid: &str) -> Vec<u8> {
     text
 }
 
-/// A fresh, unique pending file name.
+/// A fresh, unique pending file name for a handle of this process.
 pub fn new_pending_name() -> String {
     format!(
-        "{PENDING_PREFIX}{:08x}{:08x}{PENDING_SUFFIX}",
+        "{PENDING_PREFIX}{}.{:08x}{:08x}{PENDING_SUFFIX}",
+        std::process::id(),
         files::random_u32(),
         files::random_u32()
     )
+}
+
+/// Pending files of this process's live handles: not claimable yet.
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Marks a handle's pending file as in use (not claimable by this process's other handles).
+pub fn register_live(name: &str) {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_owned());
+}
+
+/// The handle is done with its pending file: a later init may claim it.
+pub fn unregister_live(name: &str) {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|n| n != name);
+}
+
+fn is_live_here(name: &str) -> bool {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|n| n == name)
 }
 
 /// Events claimed by this process, and the files to delete once they are resolved.
@@ -148,9 +193,9 @@ pub fn release(files: &[PathBuf]) {
 
 /// What a directory entry is to the spool.
 enum Entry {
-    /// A pending file, free to claim.
-    Pending,
-    /// Claimed by the process `owner`.
+    /// A handle's pending file, written by process `writer`.
+    Pending { writer: u32 },
+    /// Claimed by the process `owner`; `stem` is `<writer>.<hex>`.
     Claimed { owner: u32, stem: String },
     /// Version 1's spool, free to claim.
     Legacy,
@@ -161,10 +206,15 @@ enum Entry {
 
 fn classify(name: &str) -> Entry {
     if let Some(rest) = name.strip_prefix(PENDING_PREFIX) {
-        if rest.ends_with(PENDING_SUFFIX) {
-            return Entry::Pending;
+        if let Some(stem) = rest.strip_suffix(PENDING_SUFFIX) {
+            if let Some(writer) = stem.split('.').next().and_then(|p| p.parse().ok()) {
+                return Entry::Pending { writer };
+            }
         }
-        if let Some((stem, owner)) = rest.split_once(CLAIMED_INFIX) {
+        if let Some((stem, owner)) = rest
+            .strip_suffix(CLAIMED_SUFFIX)
+            .and_then(|chain| chain.rsplit_once('.'))
+        {
             if let Ok(owner) = owner.parse::<u32>() {
                 return Entry::Claimed {
                     owner,
@@ -179,7 +229,7 @@ fn classify(name: &str) -> Entry {
     }
     if let Some(chain) = name
         .strip_prefix(&format!("{SPOOL_FILE}."))
-        .and_then(|rest| rest.strip_suffix(LEGACY_CLAIM_SUFFIX))
+        .and_then(|rest| rest.strip_suffix(CLAIMED_SUFFIX))
     {
         if let Some(owner) = chain.split('.').next().and_then(|p| p.parse::<u32>().ok()) {
             return Entry::LegacyClaimed { owner };
@@ -188,10 +238,10 @@ fn classify(name: &str) -> Entry {
     Entry::Other
 }
 
-/// Claims every pending file, and claims left by processes that are gone. Keeps the
-/// events collected under `client_id` (or before ids were recorded) that are younger than
-/// 72 hours, the newest 1,000; the others are deleted with their files. Never waits for
-/// the directory lock: each claim is one rename.
+/// Claims the pending files of handles that are gone, and claims left by processes that
+/// are gone. Keeps the events collected under `client_id` (or before ids were recorded)
+/// that are younger than 72 hours, the newest 1,000; the files of the others are deleted
+/// once released. Never waits for the directory lock: each claim is one rename.
 pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
     let mut claim = Claim {
         events: Vec::new(),
@@ -201,6 +251,7 @@ pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
         return claim;
     };
     let pid = std::process::id();
+    let gone = |other: u32| other != pid && !process_alive(other);
     let mut names: Vec<String> = entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
@@ -208,17 +259,17 @@ pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
     names.sort();
     for name in names {
         let stem = match classify(&name) {
-            Entry::Pending => name.trim_end_matches(PENDING_SUFFIX).to_owned(),
-            Entry::Claimed { owner, stem } if owner != pid && !process_alive(owner) => {
-                format!("{PENDING_PREFIX}{stem}")
+            Entry::Pending { writer } if gone(writer) || (writer == pid && !is_live_here(&name)) => {
+                name[PENDING_PREFIX.len()..name.len() - PENDING_SUFFIX.len()].to_owned()
             }
-            Entry::Legacy => format!("{PENDING_PREFIX}legacy{:08x}", files::random_u32()),
-            Entry::LegacyClaimed { owner } if owner != pid && !process_alive(owner) => {
-                format!("{PENDING_PREFIX}legacy{:08x}", files::random_u32())
+            Entry::Claimed { owner, stem } if gone(owner) => stem,
+            Entry::Legacy => format!("0.legacy{:08x}", files::random_u32()),
+            Entry::LegacyClaimed { owner } if gone(owner) => {
+                format!("0.legacy{:08x}", files::random_u32())
             }
             _ => continue,
         };
-        let owned = dir.join(format!("{stem}{CLAIMED_INFIX}{pid}"));
+        let owned = dir.join(format!("{PENDING_PREFIX}{stem}.{pid}{CLAIMED_SUFFIX}"));
         if fs::rename(dir.join(&name), &owned).is_ok() {
             claim.files.push(owned);
         }
@@ -324,8 +375,27 @@ mod tests {
         }
     }
 
+    /// A pending file as a finished handle of this process leaves it.
     fn put(dir: &Path, events: &[Event], cid: &str) {
         files::write_atomic(dir, &new_pending_name(), &render(events, cid)).unwrap();
+    }
+
+    #[test]
+    fn render_bounded_keeps_the_newest_within_both_bounds() {
+        let now = now();
+        let mut many: Vec<Event> = (0..1500).map(|i| event(i, now + i as u64)).collect();
+        render_bounded(&mut many, CID);
+        assert_eq!(many.len(), MAX_EVENTS);
+        assert_eq!(many[0].name, "act500");
+        let mut big: Vec<Event> = (0..800)
+            .map(|i| Event {
+                label: "y".repeat(2000),
+                ..event(i, now + i as u64)
+            })
+            .collect();
+        let text = render_bounded(&mut big, CID);
+        assert!(text.len() <= MAX_BYTES && big.len() > 400, "{}", big.len());
+        assert_eq!(big.last().unwrap().name, "act799");
     }
 
     #[test]
@@ -380,24 +450,30 @@ mod tests {
         let good = String::from_utf8(render(&[event(1, now)], CID)).unwrap();
         fs::write(dir.join(SPOOL_FILE), format!("{good}{{\"name\": \n\u{0}\n")).unwrap();
         fs::write(
-            dir.join(format!("{SPOOL_FILE}.99999999{LEGACY_CLAIM_SUFFIX}")),
+            dir.join(format!("{SPOOL_FILE}.99999999{CLAIMED_SUFFIX}")),
             &good,
         )
         .unwrap();
         fs::write(
-            dir.join(format!("{PENDING_PREFIX}00000000ffffffff{CLAIMED_INFIX}99999999")),
+            dir.join(format!("{PENDING_PREFIX}99999998.00000000ffffffff.99999999{CLAIMED_SUFFIX}")),
             &good,
         )
         .unwrap();
-        // A live owner's claim is left alone.
+        // A live owner's claim is left alone, and so is a live handle's pending file.
         let live = dir.join(format!(
-            "{PENDING_PREFIX}00000000eeeeeeee{CLAIMED_INFIX}{}",
-            std::process::id() + 0
+            "{PENDING_PREFIX}99999998.00000000eeeeeeee.{}{CLAIMED_SUFFIX}",
+            std::process::id()
         ));
+        let name = new_pending_name();
+        register_live(&name);
+        fs::write(dir.join(&name), &good).unwrap();
         fs::write(&live, &good).unwrap();
         let claim = claim(&dir, CID, now);
         assert_eq!(claim.events.len(), 3);
         assert!(live.exists());
+        assert!(dir.join(&name).exists());
+        unregister_live(&name);
+        assert_eq!(super::claim(&dir, CID, now).events.len(), 1, "a finished handle's file");
         release(&claim.files);
         discard(&dir).unwrap();
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | init ([`open`]) | client id (only if missing or invalid), `stats` (once per process and directory) | the directory lock, consent re-read under it |
 //! | worker, before each request | nothing; sends only if the gate allows, else the handle is withdrawn | the gate |
-//! | worker / shutdown, hand-off ([`keep`]) | a new uniquely named pending file | the gate before *and after* the rename, no lock |
+//! | worker / shutdown, hand-off ([`Keeper::keep`]) | the handle's own pending file, replaced by rename | the gate before *and after* the rename, no lock |
 //! | opt-out (any process) | `0` first, then deletes the rest | the lock when it can be had |
 //!
 //! Why the check after the rename is enough without the lock: an opt-out writes `0`, then
@@ -23,7 +23,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::consent::{self, Consent};
@@ -155,7 +155,7 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
             (Consent::Accepted, Some(client_id)) => Ok(Opened {
                 usage_count: stats::read_usage(dir),
                 client_id,
-                notes: vec![format!("usage not counted: {why}")],
+                notes: vec![format!("usage statistics unavailable: {why}")],
             }),
             (Consent::Accepted, None) => Err(format!("no client id, and {why}")),
             _ => Err("consent was withdrawn while this tool started".to_owned()),
@@ -201,25 +201,65 @@ pub enum Kept {
     Failed,
 }
 
-/// Writes `events` as a new pending file, without the directory lock, if and only if the
-/// gate allows before and after the rename (see the module documentation).
-pub fn keep(gate: &Gate, events: &[Event], settle: Duration) -> Kept {
-    if events.is_empty() {
-        return Kept::Kept;
+/// A handle's pending file: what it could not deliver, kept for a later run.
+pub struct Keeper {
+    gate: Arc<Gate>,
+    name: String,
+    /// What the file holds (in time order); the lock serialises the worker's and the
+    /// host's hand-offs.
+    kept: Mutex<Vec<Event>>,
+}
+
+impl Keeper {
+    pub fn new(gate: Arc<Gate>) -> Keeper {
+        let name = spool::new_pending_name();
+        spool::register_live(&name);
+        Keeper {
+            gate,
+            name,
+            kept: Mutex::new(Vec::new()),
+        }
     }
-    if !gate.allows(settle) {
-        return Kept::Withdrawn;
+
+    /// Adds `events` to the handle's pending file (replaced atomically, without the
+    /// directory lock), if and only if the gate allows before and after the rename (see
+    /// the module documentation).
+    pub fn keep(&self, events: &[Event], settle: Duration) -> Kept {
+        if events.is_empty() {
+            return Kept::Kept;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.gate.allows(settle) {
+            return Kept::Withdrawn;
+        }
+        let before = kept.len();
+        kept.extend(events.iter().cloned());
+        kept.sort_by_key(|e| e.timestamp_micros);
+        let text = spool::render_bounded(&mut kept, &self.gate.client_id);
+        if files::write_atomic(&self.gate.dir, &self.name, &text).is_err() {
+            // The file still holds what it held; so must our copy.
+            let _ = before;
+            kept.retain(|e| !events.contains(e));
+            return Kept::Failed;
+        }
+        if !self.gate.allows(settle) {
+            let _ = files::remove(&self.gate.dir, &self.name);
+            kept.clear();
+            return Kept::Withdrawn;
+        }
+        Kept::Kept
     }
-    let name = spool::new_pending_name();
-    let text = spool::render(events, &gate.client_id);
-    if files::write_atomic(&gate.dir, &name, &text).is_err() {
-        return Kept::Failed;
+
+    /// The handle is done: a later init, in this process too, may claim the file.
+    pub fn close(&self) {
+        spool::unregister_live(&self.name);
     }
-    if !gate.allows(settle) {
-        let _ = files::remove(&gate.dir, &name);
-        return Kept::Withdrawn;
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.close();
     }
-    Kept::Kept
 }
 
 /// Deletes what only this library keeps (pending events, and the records of later

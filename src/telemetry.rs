@@ -100,6 +100,8 @@ struct Active {
     session: Mutex<Arc<str>>,
     /// This process's consent epoch at init: a change made here since is checked at once.
     consent_epoch: u64,
+    /// The handle's pending file; released for later runs at shutdown.
+    keeper: Arc<store::Keeper>,
 }
 
 impl Telemetry {
@@ -198,7 +200,8 @@ impl Telemetry {
             usage_count: opened.usage_count,
         };
         let gate = Arc::new(store::Gate::new(&dir, &opened.client_id));
-        let disk = disk_for(&gate, debug);
+        let keeper = Arc::new(store::Keeper::new(Arc::clone(&gate)));
+        let disk = disk_for(&gate, &keeper, debug);
         let config = SenderConfig {
             capacity: options.queue_capacity,
             ..SenderConfig::default()
@@ -219,6 +222,7 @@ impl Telemetry {
                 sender,
                 session: Mutex::new(new_session_id()),
                 consent_epoch: store::consent_epoch(),
+                keeper,
             }),
             reason,
             config_dir: Some(dir.clone()),
@@ -345,7 +349,11 @@ impl Telemetry {
             return Ok(());
         }
         match &self.active {
-            Some(active) if !self.forked() => active.sender.shutdown(timeout),
+            Some(active) if !self.forked() => {
+                let result = active.sender.shutdown(timeout);
+                active.keeper.close();
+                result
+            }
             _ => Ok(()),
         }
     }
@@ -367,6 +375,11 @@ impl Drop for Telemetry {
             if let Some(active) = self.active.take() {
                 std::mem::forget(active);
             }
+        } else if let Some(active) = &self.active {
+            // What is left goes to the pending file now; then that file is free for
+            // later runs (the worker may outlive the handle for a hanging request).
+            let _ = active.sender.shutdown(Duration::ZERO);
+            active.keeper.close();
         }
     }
 }
@@ -388,16 +401,16 @@ impl Active {
 /// The sender's view of the directory: the gate before each request, hand-offs as new
 /// pending files. In debug mode nothing is written (events left at a deadline are
 /// dropped, as everything printed is).
-fn disk_for(gate: &Arc<store::Gate>, debug: bool) -> Disk {
-    let allows = Arc::clone(gate);
-    let keeps = Arc::clone(gate);
+fn disk_for(gate: &Arc<store::Gate>, keeper: &Arc<store::Keeper>, debug: bool) -> Disk {
+    let gate = Arc::clone(gate);
+    let keeper = Arc::clone(keeper);
     Disk {
-        allows: Box::new(move || allows.allows(crate::files::SETTLE_WAIT)),
+        allows: Box::new(move || gate.allows(crate::files::SETTLE_WAIT)),
         keep: Box::new(move |events: &[Event]| {
             if debug {
                 return store::Kept::Failed;
             }
-            store::keep(&keeps, events, HOST_SETTLE)
+            keeper.keep(events, HOST_SETTLE)
         }),
     }
 }
