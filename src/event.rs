@@ -223,7 +223,8 @@ impl Event {
             }
             None => {
                 let cut = floor_char_boundary(text, RAW_TEXT_LIMIT);
-                let mut event = Event::fixed(name, category, text[..cut].to_owned(), session_id, ts);
+                let mut event =
+                    Event::fixed(name, category, text[..cut].to_owned(), session_id, ts);
                 event.scrub = ScrubState::Raw {
                     complete: cut == text.len(),
                 };
@@ -772,7 +773,12 @@ impl Scrubber {
 
     /// The earliest accepted match starting in `text[from..before]`: (start, end,
     /// replacement). Homes win over user names at the same start, longer over shorter.
-    fn first_match(&self, text: &str, from: usize, before: usize) -> Option<(usize, usize, &'static str)> {
+    fn first_match(
+        &self,
+        text: &str,
+        from: usize,
+        before: usize,
+    ) -> Option<(usize, usize, &'static str)> {
         for (start, _) in text[from..before].char_indices() {
             let start = from + start;
             for home in &self.homes_folded {
@@ -1555,7 +1561,10 @@ mod tests {
     #[test]
     fn report_scrubs_now_or_later_with_the_same_result() {
         let s = scrubber();
-        let text = format!("failed in /home/alice/m.xml for ALICE {}", "x".repeat(50_000));
+        let text = format!(
+            "failed in /home/alice/m.xml for ALICE {}",
+            "x".repeat(50_000)
+        );
         let now = Event::report("error_", "c", &text, Some(&s), sid(), TS);
         let mut later = Event::report("error_", "c", &text, None, sid(), TS);
         assert_eq!(later.scrub, ScrubState::Raw { complete: false });
@@ -1563,7 +1572,10 @@ mod tests {
         later.finish_scrub(&s);
         assert_eq!(later, now);
         let prefix = "failed in ~/m.xml for <user> ";
-        assert_eq!(now.label, format!("{prefix}{}", "x".repeat(100 - prefix.len())));
+        assert_eq!(
+            now.label,
+            format!("{prefix}{}", "x".repeat(100 - prefix.len()))
+        );
     }
 
     #[test]

@@ -195,7 +195,11 @@ impl Shared {
             .failed
             .fetch_add(dropped as u64, Ordering::Relaxed);
         self.discard(dropped);
-        if let Some((_, release)) = self.backlog.lock().unwrap_or_else(|e| e.into_inner()).take()
+        if let Some((_, release)) = self
+            .backlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
         {
             release();
         }
@@ -345,7 +349,7 @@ impl Sender {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         state.closing = true;
-        if state.queue.is_empty() && !state.busy {
+        if (state.queue.is_empty() && !state.busy) || self.withdrawn() {
             // Idle: wake the parked worker after unlocking (woken under the lock it would
             // only block on it and need a second wake-up), and return at once.
             drop(state);
@@ -396,7 +400,8 @@ impl Sender {
         deadline: Instant,
     ) -> (MutexGuard<'a, State>, bool) {
         loop {
-            if state.queue.is_empty() && !state.busy {
+            // Withdrawn: nothing is left to deliver (a hanging request is dropped too).
+            if (state.queue.is_empty() && !state.busy) || self.withdrawn() {
                 return (state, true);
             }
             if state.worker_done || state.abandoned {

@@ -161,7 +161,9 @@ static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Marks a handle's pending file as in use (not claimable by this process's other handles).
 pub fn register_live(name: &str) {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_owned());
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(name.to_owned());
 }
 
 /// The handle is done with its pending file: a later init may claim it.
@@ -194,13 +196,20 @@ pub fn release(files: &[PathBuf]) {
 /// What a directory entry is to the spool.
 enum Entry {
     /// A handle's pending file, written by process `writer`.
-    Pending { writer: u32 },
+    Pending {
+        writer: u32,
+    },
     /// Claimed by the process `owner`; `stem` is `<writer>.<hex>`.
-    Claimed { owner: u32, stem: String },
+    Claimed {
+        owner: u32,
+        stem: String,
+    },
     /// Version 1's spool, free to claim.
     Legacy,
     /// Version 1's claim by `owner`.
-    LegacyClaimed { owner: u32 },
+    LegacyClaimed {
+        owner: u32,
+    },
     Other,
 }
 
@@ -259,7 +268,9 @@ pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
     names.sort();
     for name in names {
         let stem = match classify(&name) {
-            Entry::Pending { writer } if gone(writer) || (writer == pid && !is_live_here(&name)) => {
+            Entry::Pending { writer }
+                if gone(writer) || (writer == pid && !is_live_here(&name)) =>
+            {
                 name[PENDING_PREFIX.len()..name.len() - PENDING_SUFFIX.len()].to_owned()
             }
             Entry::Claimed { owner, stem } if gone(owner) => stem,
@@ -421,14 +432,21 @@ mod tests {
         let dir = temp_dir("spool");
         let now = now();
         let old = now - MAX_AGE.as_micros() as u64 - 1;
-        put(&dir, &[event(1, now)], "11111111-1111-4111-8111-111111111111");
+        put(
+            &dir,
+            &[event(1, now)],
+            "11111111-1111-4111-8111-111111111111",
+        );
         put(&dir, &[event(2, old)], CID);
         let many: Vec<Event> = (0..1200).map(|i| event(i, now - 2000 + i as u64)).collect();
         put(&dir, &many, CID);
         let claim = claim(&dir, CID, now);
         assert_eq!(claim.events.len(), MAX_EVENTS);
         assert_eq!(claim.events.first().unwrap().name, "act200");
-        assert!(claim.events.iter().all(|e| e.name != "act1" || e.count != 1));
+        assert!(claim
+            .events
+            .iter()
+            .all(|e| e.name != "act1" || e.count != 1));
         release(&claim.files);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -455,7 +473,9 @@ mod tests {
         )
         .unwrap();
         fs::write(
-            dir.join(format!("{PENDING_PREFIX}99999998.00000000ffffffff.99999999{CLAIMED_SUFFIX}")),
+            dir.join(format!(
+                "{PENDING_PREFIX}99999998.00000000ffffffff.99999999{CLAIMED_SUFFIX}"
+            )),
             &good,
         )
         .unwrap();
@@ -473,7 +493,11 @@ mod tests {
         assert!(live.exists());
         assert!(dir.join(&name).exists());
         unregister_live(&name);
-        assert_eq!(super::claim(&dir, CID, now).events.len(), 1, "a finished handle's file");
+        assert_eq!(
+            super::claim(&dir, CID, now).events.len(),
+            1,
+            "a finished handle's file"
+        );
         release(&claim.files);
         discard(&dir).unwrap();
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);

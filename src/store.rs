@@ -151,7 +151,10 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
         // Busy for a whole second (a hung process, a debugger): use the existing id without
         // counting; never create one without the lock.
         let why = lock.err().map(|e| e.to_string()).unwrap_or_default();
-        return match (consent::read_settled(dir, files::SETTLE_WAIT).0, identity::peek(dir)) {
+        return match (
+            consent::read_settled(dir, files::SETTLE_WAIT).0,
+            identity::peek(dir),
+        ) {
             (Consent::Accepted, Some(client_id)) => Ok(Opened {
                 usage_count: stats::read_usage(dir),
                 client_id,

@@ -210,7 +210,8 @@ impl Telemetry {
         let backlog = if debug {
             None
         } else {
-            let spool::Claim { events, files } = spool::claim(&dir, &opened.client_id, now_micros());
+            let spool::Claim { events, files } =
+                spool::claim(&dir, &opened.client_id, now_micros());
             (!files.is_empty()).then(|| Backlog {
                 events,
                 release: Box::new(move || spool::release(&files)),
@@ -294,7 +295,9 @@ impl Telemetry {
         let active = self.active()?;
         let scrubber = active.sender.scrubber();
         self.push(active, |session, ts| {
-            Ok(Event::report("error_", category, message, scrubber, session, ts))
+            Ok(Event::report(
+                "error_", category, message, scrubber, session, ts,
+            ))
         })
     }
 
@@ -303,7 +306,14 @@ impl Telemetry {
         let active = self.active()?;
         let scrubber = active.sender.scrubber();
         self.push(active, |session, ts| {
-            Ok(Event::report("stack_trace", category, trace, scrubber, session, ts))
+            Ok(Event::report(
+                "stack_trace",
+                category,
+                trace,
+                scrubber,
+                session,
+                ts,
+            ))
         })
     }
 
