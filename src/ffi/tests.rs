@@ -429,3 +429,52 @@ fn the_header_matches_the_abi_constants() {
         env!("CARGO_PKG_VERSION")
     )));
 }
+
+/// A host's thread-local destructor may call the C API while the thread exits, after the
+/// library's own thread-local (the last error) is gone. Every call must still work; a
+/// panic there would reach the panic guard and abort the host.
+#[test]
+fn the_api_works_from_a_thread_exit_destructor() {
+    use std::sync::mpsc;
+
+    struct CallsOnExit(mpsc::Sender<(ov_telemetry_status_e, bool)>);
+    impl Drop for CallsOnExit {
+        fn drop(&mut self) {
+            // A failing call writes the last error; reading it must not panic either.
+            let status = ov_telemetry_send_event(
+                ptr::null_mut(),
+                c"c".as_ptr(),
+                c"a".as_ptr(),
+                c"".as_ptr(),
+                1,
+            );
+            let text = ov_telemetry_last_error();
+            let _ = self.0.send((status, !text.is_null()));
+        }
+    }
+    thread_local! {
+        static ON_EXIT: std::cell::RefCell<Option<CallsOnExit>> = const { std::cell::RefCell::new(None) };
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Registered first, so destroyed last (destructors run in reverse order):
+        // the library's last error is already gone when this one runs.
+        ON_EXIT.with(|slot| *slot.borrow_mut() = Some(CallsOnExit(tx)));
+        let status = ov_telemetry_send_event(
+            ptr::null_mut(),
+            c"c".as_ptr(),
+            c"a".as_ptr(),
+            c"".as_ptr(),
+            1,
+        );
+        assert_eq!(status, OV_TELEMETRY_STATUS_INVALID_ARGUMENT);
+        assert!(!last_error().is_empty());
+    })
+    .join()
+    .expect("the thread exits normally");
+    let (status, text) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the destructor ran");
+    assert_eq!(status, OV_TELEMETRY_STATUS_INVALID_ARGUMENT);
+    assert!(text);
+}
