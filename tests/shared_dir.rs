@@ -476,3 +476,52 @@ fn a_decline_found_by_any_native_process_removes_our_own_files() {
     assert!(status.status.success());
     assert_only_a_decline(&dir);
 }
+
+/// The figures of RELIABILITY.md: the overshoot of `flush(100 ms)` and the time of `free`
+/// (which keeps a hanging batch and a queued event on disk), over 100 runs, the collector
+/// hanging and another process holding the lock.
+/// A measurement, not a test: run it by name.
+#[test]
+#[ignore = "measurement for RELIABILITY.md: cargo test --test shared_dir -- --ignored --nocapture deadline_overshoot"]
+fn deadline_overshoot_with_the_lock_held() {
+    let hang = TestServer::start(Mode::Hang);
+    let dir = accepted_dir("overshoot");
+    let lock = HeldLock::take(&dir);
+    let (mut over, mut free) = (Vec::new(), Vec::new());
+    for i in 0..100 {
+        let out = run(probe_command(
+            &dir,
+            &hang.url(),
+            &[
+                &format!("event:c:o:{i}:1"),
+                "shutdown:200",
+                "event:c:p:l:1",
+                "free",
+            ],
+        ));
+        over.push(
+            step(&out, "shutdown:200")
+                .1
+                .saturating_sub(Duration::from_millis(200)),
+        );
+        free.push(step(&out, "free").1);
+    }
+    drop(lock);
+    let show = |name: &str, v: &mut Vec<Duration>| {
+        v.sort();
+        println!(
+            "OVERSHOOT {name}: p50 {:?} p99 {:?} max {:?} (n={})",
+            v[v.len() / 2],
+            v[v.len() * 99 / 100],
+            v[v.len() - 1],
+            v.len()
+        );
+    };
+    show("shutdown(200 ms) past its deadline", &mut over);
+    show("free with an event queued", &mut free);
+    assert_eq!(
+        spool::pending_events(&dir).len(),
+        200,
+        "every event kept once"
+    );
+}
