@@ -78,20 +78,24 @@ pub fn read_settled(dir: &Path, settle: std::time::Duration) -> Option<String> {
 /// missing id is created without replacing one that appears meanwhile (the Python client
 /// does not take our lock): two creators end with one id. Only a file that stays invalid
 /// is replaced.
-pub fn load_or_create(dir: &Path) -> Result<String> {
+///
+/// Returns the id and whether it is new (neither file held a valid one).
+pub fn load_or_create(dir: &Path) -> Result<(String, bool)> {
     if let Some(id) = read_id(dir, CLIENT_ID_FILE) {
-        return Ok(id);
+        return Ok((id, false));
     }
-    let id = read_id(dir, LEGACY_CLIENT_ID_FILE).unwrap_or_else(new_uuid_v4);
+    let legacy = read_id(dir, LEGACY_CLIENT_ID_FILE);
+    let created = legacy.is_none();
+    let id = legacy.unwrap_or_else(new_uuid_v4);
     if files::write_new(dir, CLIENT_ID_FILE, id.as_bytes())? {
-        return Ok(id);
+        return Ok((id, created));
     }
     // Something is there: the id another client just created, or a broken file.
     if let Some(theirs) = read_id(dir, CLIENT_ID_FILE) {
-        return Ok(theirs);
+        return Ok((theirs, false));
     }
     files::write_atomic(dir, CLIENT_ID_FILE, id.as_bytes())?;
-    Ok(id)
+    Ok((id, created))
 }
 
 /// Writes a new client id (used at every opt-in).
@@ -136,7 +140,7 @@ mod tests {
     fn invalid_id_is_regenerated_and_legacy_is_migrated() {
         let dir = temp_dir("identity");
         fs::write(dir.join(CLIENT_ID_FILE), "not-a-uuid").unwrap();
-        let id = load_or_create(&dir).unwrap();
+        let id = load_or_create(&dir).unwrap().0;
         assert!(is_valid_uuid(&id));
         assert_eq!(fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(), id);
 
@@ -144,13 +148,13 @@ mod tests {
         fs::remove_file(dir.join(CLIENT_ID_FILE)).unwrap();
         fs::write(dir.join(LEGACY_CLIENT_ID_FILE), format!("{legacy}\n")).unwrap();
         assert_eq!(peek(&dir).as_deref(), Some(legacy));
-        assert_eq!(load_or_create(&dir).unwrap(), legacy);
+        assert_eq!(load_or_create(&dir).unwrap().0, legacy);
         assert_eq!(
             fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(),
             legacy
         );
         // The stored id is kept from then on.
-        assert_eq!(load_or_create(&dir).unwrap(), legacy);
+        assert_eq!(load_or_create(&dir).unwrap().0, legacy);
         forget(&dir).unwrap();
         assert!(!dir.join(CLIENT_ID_FILE).exists());
         assert!(!dir.join(LEGACY_CLIENT_ID_FILE).exists());
@@ -161,10 +165,10 @@ mod tests {
     #[test]
     fn regenerate_makes_a_new_id() {
         let dir = temp_dir("identity");
-        let first = load_or_create(&dir).unwrap();
+        let first = load_or_create(&dir).unwrap().0;
         let second = regenerate(&dir).unwrap();
         assert_ne!(first, second);
-        assert_eq!(load_or_create(&dir).unwrap(), second);
+        assert_eq!(load_or_create(&dir).unwrap().0, second);
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -41,9 +41,10 @@ pub const MAX_BATCH: usize = 25;
 
 /// The shared directory as the sender sees it (DESIGN §3a; implemented by `store`).
 pub struct Disk {
-    /// Whether sending may go on: consent still `1`, the client id still the handle's. Asked
-    /// before every request, on the worker. May wait a moment for a file being rewritten.
-    pub allows: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Whether sending may go on — consent still `1`, the client id still the handle's —
+    /// and the client id to send under. Asked before every request, on the worker. May
+    /// wait a moment for a file being rewritten.
+    pub allows: Box<dyn Fn() -> Option<String> + Send + Sync>,
     /// Keeps undeliverable events for a later run. Called from the worker or from
     /// `shutdown`/`free` (on the host's thread: never waits for a lock).
     pub keep: Box<dyn Fn(&[Event]) -> Kept + Send + Sync>,
@@ -297,7 +298,7 @@ impl Sender {
         if self.withdrawn() {
             return false;
         }
-        if (self.shared.disk.allows)() {
+        if (self.shared.disk.allows)().is_some() {
             return true;
         }
         self.shared.withdraw();
@@ -508,7 +509,7 @@ impl Worker {
     }
 
     fn deliver(&mut self, batch: Vec<Event>) {
-        let body = event::request_body(&self.common, &batch);
+        let mut body = Vec::new();
         let attempts = if self.degraded {
             1
         } else {
@@ -517,10 +518,14 @@ impl Worker {
         let mut attempt = 1;
         let outcome = loop {
             // Consent is live: asked before every request, retries included.
-            if !(self.shared.disk.allows)() {
+            let Some(client_id) = (self.shared.disk.allows)() else {
                 self.shared.withdraw();
                 self.finish();
                 return;
+            };
+            if body.is_empty() || client_id != self.common.client_id {
+                self.common.client_id = client_id;
+                body = event::request_body(&self.common, &batch);
             }
             let outcome = self.transport.post(&body);
             let Outcome::Retry { after, .. } = &outcome else {

@@ -47,38 +47,56 @@ pub fn consent_changed_here() {
 
 /// Whether a handle may still send and write: the decision says `1` and the client id on
 /// disk is the handle's. A withdrawn consent or a new identity closes it for good.
+///
+/// One exception keeps a user from being split in two: when this handle created the id
+/// and another client (the Python one takes no lock) wrote its own id over it meanwhile,
+/// with the decision file untouched since init (so no opt-out and opt-in happened), the
+/// handle adopts the id on disk.
 pub struct Gate {
     dir: PathBuf,
-    client_id: String,
-    /// The files' identities when they were last found to allow: unchanged files need no
-    /// re-read, so the check before a request costs two `stat`s.
-    allowed: Mutex<Option<Fingerprint>>,
+    state: Mutex<GateState>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
-struct Fingerprint([(u64, Option<SystemTime>, u64); 2]);
+struct GateState {
+    client_id: String,
+    /// This handle created `client_id` (it was missing).
+    created_here: bool,
+    /// The decision file's identity at init.
+    decision_at_init: Option<FileId>,
+    /// The files' identities when they were last found to allow: unchanged files need no
+    /// re-read, so the check before a request costs two `stat`s.
+    allowed: Option<[Option<FileId>; 2]>,
+}
 
-fn fingerprint(dir: &Path) -> Option<Fingerprint> {
-    let one = |name: &str| {
-        let meta = std::fs::symlink_metadata(dir.join(name)).ok()?;
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-        #[cfg(not(unix))]
-        let inode = 0u64;
-        Some((meta.len(), meta.modified().ok(), inode))
-    };
-    Some(Fingerprint([
-        one(consent::CONSENT_FILE)?,
-        one(identity::CLIENT_ID_FILE)?,
-    ]))
+type FileId = (u64, Option<SystemTime>, u64);
+
+fn file_id(path: &Path) -> Option<FileId> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    Some((meta.len(), meta.modified().ok(), inode))
+}
+
+fn fingerprint(dir: &Path) -> [Option<FileId>; 2] {
+    [
+        file_id(&dir.join(consent::CONSENT_FILE)),
+        file_id(&dir.join(identity::CLIENT_ID_FILE)),
+    ]
 }
 
 impl Gate {
-    pub fn new(dir: &Path, client_id: &str) -> Gate {
+    pub fn new(dir: &Path, client_id: &str, created_here: bool) -> Gate {
+        let now = fingerprint(dir);
         Gate {
             dir: dir.to_path_buf(),
-            client_id: client_id.to_owned(),
-            allowed: Mutex::new(fingerprint(dir)),
+            state: Mutex::new(GateState {
+                client_id: client_id.to_owned(),
+                created_here,
+                decision_at_init: now[0],
+                allowed: Some(now).filter(|f| f.iter().all(Option::is_some)),
+            }),
         }
     }
 
@@ -86,8 +104,13 @@ impl Gate {
         &self.dir
     }
 
-    pub fn client_id(&self) -> &str {
-        &self.client_id
+    /// The client id to send and keep under (it changes only by adoption, see above).
+    pub fn client_id(&self) -> String {
+        self.lock().client_id.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// True when the decision file says `1` and the client id file holds this handle's
@@ -95,21 +118,36 @@ impl Gate {
     /// re-read for at most `settle`.
     pub fn allows(&self, settle: Duration) -> bool {
         let before = fingerprint(&self.dir);
-        let mut cached = self.allowed.lock().unwrap_or_else(|e| e.into_inner());
-        if before.is_some() && *cached == before {
+        let mut state = self.lock();
+        if before.iter().all(Option::is_some) && state.allowed == Some(before) {
             return true;
         }
-        let consented = consent::read_settled(&self.dir, settle).0 == Consent::Accepted;
-        let same_id = consented
-            && identity::read_settled(&self.dir, settle).as_deref() == Some(&self.client_id);
-        *cached = if same_id { before } else { None };
-        same_id
+        state.allowed = None;
+        if consent::read_settled(&self.dir, settle).0 != Consent::Accepted {
+            return false;
+        }
+        let Some(on_disk) = identity::read_settled(&self.dir, settle) else {
+            return false;
+        };
+        if on_disk != state.client_id {
+            let untouched = state.decision_at_init.is_some()
+                && file_id(&self.dir.join(consent::CONSENT_FILE)) == state.decision_at_init;
+            if !(state.created_here && untouched) {
+                return false;
+            }
+            state.client_id = on_disk;
+            state.created_here = false;
+        }
+        state.allowed = Some(before).filter(|f| f.iter().all(Option::is_some));
+        true
     }
 }
 
 /// What init found and did in the directory, consent re-checked under the lock.
 pub struct Opened {
     pub client_id: String,
+    /// The id was missing and this init created it.
+    pub created: bool,
     pub usage_count: Option<u64>,
     /// Degradations worth telling (`Telemetry::reason`).
     pub notes: Vec<String>,
@@ -158,6 +196,7 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
             (Consent::Accepted, Some(client_id)) => Ok(Opened {
                 usage_count: stats::read_usage(dir),
                 client_id,
+                created: false,
                 notes: vec![format!("usage statistics unavailable: {why}")],
             }),
             (Consent::Accepted, None) => Err(format!("no client id, and {why}")),
@@ -167,7 +206,8 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
     if consent::read_settled(dir, files::SETTLE_WAIT).0 != Consent::Accepted {
         return Err("consent was withdrawn while this tool started".to_owned());
     }
-    let client_id = identity::load_or_create(dir).map_err(|e| format!("no client id: {e}"))?;
+    let (client_id, created) =
+        identity::load_or_create(dir).map_err(|e| format!("no client id: {e}"))?;
     let mut notes = Vec::new();
     let usage_count = if first_use_here(dir) {
         match stats::record_usage_locked(dir) {
@@ -188,6 +228,7 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
     };
     Ok(Opened {
         client_id,
+        created,
         usage_count,
         notes,
     })
@@ -238,7 +279,7 @@ impl Keeper {
         let before = kept.len();
         kept.extend(events.iter().cloned());
         kept.sort_by_key(|e| e.timestamp_micros);
-        let text = spool::render_bounded(&mut kept, &self.gate.client_id);
+        let text = spool::render_bounded(&mut kept, &self.gate.client_id());
         if files::write_atomic(&self.gate.dir, &self.name, &text).is_err() {
             // The file still holds what it held; so must our copy.
             let _ = before;
@@ -284,5 +325,87 @@ pub fn forget_everything_but_the_decision(dir: &Path) -> crate::Result<()> {
 pub fn observe(dir: &Path, consent: Consent) {
     if consent == Consent::Declined {
         forget_own_files(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::temp_dir;
+    use std::fs;
+
+    const OTHER: &str = "b05ef51d-3610-4440-bce3-6140be6d302c";
+
+    fn consented(tag: &str) -> PathBuf {
+        let dir = temp_dir(tag);
+        consent::write(&dir, true).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_gate_closes_for_a_decline_a_missing_decision_or_another_id() {
+        let dir = consented("gate");
+        let (id, created) = identity::load_or_create(&dir).unwrap();
+        assert!(created);
+        let gate = Gate::new(&dir, &id, false);
+        assert!(gate.allows(Duration::ZERO));
+        consent::write(&dir, false).unwrap();
+        assert!(!gate.allows(Duration::ZERO));
+        consent::write(&dir, true).unwrap();
+        assert!(gate.allows(Duration::ZERO), "a `1` again with the same id");
+        fs::write(dir.join(identity::CLIENT_ID_FILE), OTHER).unwrap();
+        assert!(!gate.allows(Duration::ZERO), "another identity");
+        fs::remove_file(dir.join(identity::CLIENT_ID_FILE)).unwrap();
+        assert!(!gate.allows(Duration::ZERO));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_id_written_over_ours_just_after_we_created_it_is_adopted_unless_the_decision_changed() {
+        let dir = consented("adopt");
+        let (id, created) = identity::load_or_create(&dir).unwrap();
+        let gate = Gate::new(&dir, &id, created);
+        // The Python client, which takes no lock, wrote its own new id over ours.
+        fs::write(dir.join(identity::CLIENT_ID_FILE), OTHER).unwrap();
+        assert!(gate.allows(Duration::ZERO));
+        assert_eq!(gate.client_id(), OTHER);
+
+        let dir2 = consented("adopt-not");
+        let (id, created) = identity::load_or_create(&dir2).unwrap();
+        let gate = Gate::new(&dir2, &id, created);
+        // An opt-out and an opt-in happened: the decision file was rewritten.
+        consent::set(&dir2, false).unwrap();
+        consent::set(&dir2, true).unwrap();
+        assert!(!gate.allows(Duration::ZERO));
+        fs::remove_dir_all(dir).unwrap();
+        fs::remove_dir_all(dir2).unwrap();
+    }
+
+    #[test]
+    fn a_hand_off_after_a_withdrawal_leaves_nothing() {
+        let dir = consented("keep");
+        let (id, _) = identity::load_or_create(&dir).unwrap();
+        let gate = Arc::new(Gate::new(&dir, &id, false));
+        let keeper = Keeper::new(Arc::clone(&gate));
+        let event = Event::session_start("c", Arc::from("s"), 1);
+        assert_eq!(
+            keeper.keep(std::slice::from_ref(&event), Duration::ZERO),
+            Kept::Kept
+        );
+        assert_eq!(spool::pending_count(&dir), 1);
+        assert_eq!(
+            keeper.keep(std::slice::from_ref(&event), Duration::ZERO),
+            Kept::Kept
+        );
+        assert_eq!(spool::pending_count(&dir), 2, "one file, both events");
+        consent::set(&dir, false).unwrap();
+        assert_eq!(keeper.keep(&[event], Duration::ZERO), Kept::Withdrawn);
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(consent::CONSENT_FILE)]);
+        fs::remove_dir_all(dir).unwrap();
     }
 }

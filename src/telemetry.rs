@@ -199,7 +199,7 @@ impl Telemetry {
             docker: false, // probed by the worker thread
             usage_count: opened.usage_count,
         };
-        let gate = Arc::new(store::Gate::new(&dir, &opened.client_id));
+        let gate = Arc::new(store::Gate::new(&dir, &opened.client_id, opened.created));
         let keeper = Arc::new(store::Keeper::new(Arc::clone(&gate)));
         let disk = disk_for(&gate, &keeper, debug);
         let config = SenderConfig {
@@ -415,7 +415,10 @@ fn disk_for(gate: &Arc<store::Gate>, keeper: &Arc<store::Keeper>, debug: bool) -
     let gate = Arc::clone(gate);
     let keeper = Arc::clone(keeper);
     Disk {
-        allows: Box::new(move || gate.allows(crate::files::SETTLE_WAIT)),
+        allows: Box::new(move || {
+            gate.allows(crate::files::SETTLE_WAIT)
+                .then(|| gate.client_id())
+        }),
         keep: Box::new(move |events: &[Event]| {
             if debug {
                 return store::Kept::Failed;

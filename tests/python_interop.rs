@@ -1120,3 +1120,31 @@ fn python_reading_while_native_processes_write_never_sees_a_partial_file() {
     );
     assert_eq!(seen["broken"], 0, "{seen}");
 }
+
+/// A Python tool and a native one start together where consent is given and no client id
+/// exists yet: both end up sending under the one id on disk.
+#[test]
+fn native_and_python_creating_a_missing_id_at_once_end_with_one_id() {
+    for round in 0..10 {
+        let home = Home::new("race-create");
+        fs::create_dir_all(home.intel()).unwrap();
+        fs::write(home.intel().join("openvino_telemetry"), "1").unwrap();
+        let python_tool = python_spawn(&home, PY_TELEMETRY_INIT, &[]);
+        let probe = our_probe(&home);
+        let python_cid = python_finish(python_tool)["cid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let on_disk = home.cid().unwrap();
+        assert_eq!(
+            python_cid, on_disk,
+            "round {round}: Python's id is not the one on disk"
+        );
+        assert!(
+            probe.sent_client_ids.iter().all(|id| *id == on_disk),
+            "round {round}: native sent under {:?}, disk holds {on_disk}\n{}",
+            probe.sent_client_ids,
+            probe.run.describe()
+        );
+    }
+}

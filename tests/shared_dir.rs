@@ -525,3 +525,33 @@ fn deadline_overshoot_with_the_lock_held() {
         "every event kept once"
     );
 }
+
+/// Init reads the decision and creates a missing client id under the lock: eight tools
+/// starting together in a directory with a `1` and no id end with one id that all use.
+#[test]
+fn tools_starting_together_create_one_client_id() {
+    let server = TestServer::start(Mode::Ok204);
+    let dir = temp_dir("one-id").join("intel");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(consent::CONSENT_FILE), "1").unwrap();
+    let children: Vec<Child> = (0..8)
+        .map(|i| {
+            probe_command(
+                &dir,
+                &server.url(),
+                &[&format!("event:c:start:{i}:1"), "shutdown:5000"],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        finish(child);
+    }
+    let on_disk = identity::peek(&dir).unwrap();
+    assert_eq!(labels(&server, "start").len(), 8);
+    let ids = client_ids(&server);
+    assert!(ids.iter().all(|id| *id == on_disk), "{ids:?} vs {on_disk}");
+    let stats = fs::read_to_string(dir.join("stats")).unwrap();
+    assert!(stats.contains("\"usage_count\": 8"), "{stats}");
+}
