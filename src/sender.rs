@@ -39,15 +39,20 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 /// Events per request, GA4's limit.
 pub const MAX_BATCH: usize = 25;
 
+/// Asked before every request: the client id to send under, or `None` once consent is gone.
+pub type AllowsFn = Box<dyn Fn() -> Option<String> + Send + Sync>;
+/// Keeps undeliverable events for a later run.
+pub type KeepFn = Box<dyn Fn(&[Event]) -> Kept + Send + Sync>;
+
 /// The shared directory as the sender sees it (DESIGN §3a; implemented by `store`).
 pub struct Disk {
     /// Whether sending may go on — consent still `1`, the client id still the handle's —
     /// and the client id to send under. Asked before every request, on the worker. May
     /// wait a moment for a file being rewritten.
-    pub allows: Box<dyn Fn() -> Option<String> + Send + Sync>,
+    pub allows: AllowsFn,
     /// Keeps undeliverable events for a later run. Called from the worker or from
     /// `shutdown`/`free` (on the host's thread: never waits for a lock).
-    pub keep: Box<dyn Fn(&[Event]) -> Kept + Send + Sync>,
+    pub keep: KeepFn,
 }
 
 /// Events claimed from the spool, queued first; `release` runs once every one of them was

@@ -18,7 +18,7 @@ use support::{probe, temp_dir};
 
 mod support;
 
-const DEFAULT_SEED: u64 = 0x5eed_0f_0ddba11;
+const DEFAULT_SEED: u64 = 0x0005_eed0_f0dd_ba11;
 const ROUNDS: usize = 12;
 const TOOLS_PER_ROUND: usize = 4;
 /// How long after an opt-out finished a request may still arrive: one whose consent check
