@@ -62,7 +62,8 @@ fn main() {
 fn version_constants() -> String {
     let part = |name: &str| -> u32 {
         let text = env::var(name).expect("cargo sets it");
-        text.parse().unwrap_or_else(|_| panic!("{name}={text} is not a number"))
+        text.parse()
+            .unwrap_or_else(|_| panic!("{name}={text} is not a number"))
     };
     let (major, minor, patch) = (
         part("CARGO_PKG_VERSION_MAJOR"),
@@ -109,7 +110,11 @@ fn constant_macros(root: &Path, version_rs: &Path) -> String {
         .expect("cbindgen can read the constants");
     let mut text = Vec::new();
     bindings.write(&mut text);
-    String::from_utf8(text).expect("cbindgen writes UTF-8").trim().to_string() + "\n"
+    String::from_utf8(text)
+        .expect("cbindgen writes UTF-8")
+        .trim()
+        .to_string()
+        + "\n"
 }
 
 /// The header's first check: C99 is the oldest C it compiles as.
