@@ -6,6 +6,11 @@
  * Conventions: every function returns an ov_telemetry_status_e unless documented as
  * infallible; none unwinds or aborts; NULL pointers and invalid UTF-8 give
  * OV_TELEMETRY_STATUS_INVALID_ARGUMENT; all functions are safe to call from any thread.
+ *
+ * Evolution: a newer library may return status and consent values not listed here; a
+ * status below 0 is a failure, 0 and above is not fatal and comes with a valid `*out` (see
+ * ov_telemetry_status_e). The dlopen table only grows: check fields marked "Since" with
+ * OV_TELEMETRY_API_HAS() (see ov_telemetry_api_t). Needs C99 or newer, or C++.
  */
 
 #ifndef OPENVINO_TELEMETRY_H
