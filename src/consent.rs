@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::dialog;
 use crate::error::{Error, Result};
-use crate::{files, identity, spool, stats};
+use crate::{files, identity, sent, spool, stats};
 
 pub const CONSENT_FILE: &str = "openvino_telemetry";
 const CONSENT_READ_LIMIT: usize = 4096;
@@ -147,10 +147,12 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
     Ok(previous)
 }
 
-/// Deletes what only exists with consent: client id, usage statistics, queued events.
+/// Deletes what only exists with consent: client id, usage statistics, queued events, the
+/// record of sent events.
 pub fn forget_everything_but_the_decision(dir: &Path) -> Result<()> {
     identity::forget(dir)?;
     files::remove(dir, stats::STATS_FILE)?;
+    sent::forget(dir)?;
     spool::discard(dir)
 }
 

@@ -11,6 +11,7 @@ pub mod files;
 pub mod fork;
 pub mod identity;
 pub mod sender;
+pub mod sent;
 pub mod spool;
 pub mod stats;
 pub mod telemetry;

@@ -32,6 +32,10 @@ pub const MAX_BATCH: usize = 25;
 /// returns false when the events could not be kept (a full disk, say).
 pub type Sink = Box<dyn Fn(Vec<Event>) -> bool + Send + Sync>;
 
+/// Called by the worker with each delivered (2xx) batch, as it was sent, before the batch
+/// counts as done: a `flush` or `shutdown` that returns finds it recorded (the sent record).
+pub type Delivered = Box<dyn Fn(&Common, &[Event]) + Send + Sync>;
+
 /// Events claimed from the spool, queued first; `release` runs once every one of them was
 /// delivered or handed to the sink again — and never if the sink failed to keep some
 /// event, so the claimed file survives for a later run.
@@ -166,6 +170,7 @@ impl Sender {
         transport: Box<dyn Transport>,
         sink: Sink,
         backlog: Option<Backlog>,
+        delivered: Option<Delivered>,
     ) -> Result<Sender> {
         let mut queue = VecDeque::with_capacity(config.capacity.min(1024));
         let mut release = None;
@@ -196,6 +201,7 @@ impl Sender {
             common,
             transport,
             degraded: false,
+            delivered,
         };
         thread::Builder::new()
             .name("ov-telemetry".into())
@@ -324,6 +330,7 @@ struct Worker {
     transport: Box<dyn Transport>,
     /// The last batch exhausted its retries: try each next batch once until one succeeds.
     degraded: bool,
+    delivered: Option<Delivered>,
 }
 
 impl Worker {
@@ -413,8 +420,16 @@ impl Worker {
         };
         let mut state = self.shared.lock();
         let batch = std::mem::take(&mut state.in_flight);
-        state.busy = false;
+        // A delivered batch stays busy until the hook has seen it (an empty batch was taken
+        // over by `shutdown`).
+        let record = outcome == Outcome::Delivered && !batch.is_empty();
+        let hook = self.delivered.as_ref().filter(|_| record);
+        state.busy = hook.is_some();
         drop(state);
+        if let Some(hook) = hook {
+            hook(&self.common, &batch);
+            self.shared.lock().busy = false;
+        }
         match outcome {
             Outcome::Delivered => {
                 self.degraded = false;

@@ -215,6 +215,21 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// How many events are waiting on disk: in the spool and in claimed files (those of
+/// running processes included). Lines that are not events are not counted.
+pub fn pending_count(dir: &Path) -> usize {
+    let mut count = read(&dir.join(SPOOL_FILE)).len();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(SPOOL_FILE) && name.ends_with(CLAIM_SUFFIX) {
+                count += read(&entry.path()).len();
+            }
+        }
+    }
+    count
+}
+
 /// Deletes everything queued on disk (opt-out, or consent found not given).
 pub fn discard(dir: &Path) -> Result<()> {
     files::remove(dir, SPOOL_FILE)?;
@@ -307,8 +322,10 @@ mod tests {
             format!("{good}\n"),
         )
         .unwrap();
+        assert_eq!(pending_count(&dir), 2, "torn lines are not counted");
         let claim = claim(&dir);
         assert_eq!(claim.events.len(), 2);
+        assert_eq!(pending_count(&dir), 2, "claimed events still wait on disk");
         claim.release();
         discard(&dir).unwrap();
         fs::remove_dir_all(dir).unwrap();

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::consent::{self, Consent, DecideOptions, Env, ProcessEnv, Reason};
 use crate::error::{Error, Result};
 use crate::event::{self, Common, Event, PrevState, Scrubber};
-use crate::sender::{Backlog, Counters, Sender, SenderConfig};
+use crate::sender::{Backlog, Counters, Delivered, Sender, SenderConfig};
 use crate::transport::{DebugTransport, Endpoint, HttpTransport, Transport};
-use crate::{dialog, fork, identity, spool, stats};
+use crate::{dialog, fork, identity, sent, spool, stats};
 
 /// The OpenVINO API secret of the GA4 property, the Python client's default.
 pub const DEFAULT_API_SECRET: &str = "zbEMioDXSE-MUHHPLRIi0A";
@@ -148,15 +148,17 @@ impl Telemetry {
                     | Reason::Undecided
                     | Reason::Dialog(_)
             ) {
-                // Consent is not given: whatever was kept for later must go.
+                // Consent is not given: whatever was kept for later must go (and a record
+                // left behind by an opt-out of another client).
                 let _ = spool::discard(&dir);
+                let _ = sent::forget(&dir);
             }
             return Ok(disabled(decision.reason.to_string(), Some(dir)));
         }
-        let transport: Box<dyn Transport> = if env
+        let debug = env
             .var(DEBUG_VARIABLE)
-            .is_some_and(|v| consent::is_true_value(&v))
-        {
+            .is_some_and(|v| consent::is_true_value(&v));
+        let transport: Box<dyn Transport> = if debug {
             Box::new(DebugTransport)
         } else {
             let endpoint = match env.var(ENDPOINT_VARIABLE).filter(|v| !v.is_empty()) {
@@ -217,7 +219,14 @@ impl Telemetry {
             events,
             release: Box::new(move || spool::release(&files)),
         });
-        let sender = Sender::start(config, common, transport, sink, backlog)?;
+        // Debug mode sends nothing, so it records nothing.
+        let record_dir = dir.clone();
+        let delivered = (!debug).then(|| -> Delivered {
+            Box::new(move |common: &Common, events: &[Event]| {
+                let _ = sent::append(&record_dir, common, events);
+            })
+        });
+        let sender = Sender::start(config, common, transport, sink, backlog, delivered)?;
         let telemetry = Telemetry {
             active: Some(Active {
                 sender,
