@@ -12,6 +12,7 @@ pub mod fork;
 pub mod identity;
 pub mod sender;
 pub mod sent;
+pub mod show;
 pub mod spool;
 pub mod stats;
 pub mod telemetry;

@@ -367,6 +367,15 @@ mod tests {
         identity::regenerate(&dir).unwrap();
         assert!(!append(&dir, &common, &[event("old id", now)]).unwrap());
         assert!(!dir.join(SENT_FILE).exists());
+        // The decision alone turns it off, even with the client id still in place.
+        let mut current = common.clone();
+        current.client_id = identity::peek(&dir).unwrap();
+        consent::write(&dir, false).unwrap();
+        assert!(!append(&dir, &current, &[event("declined", now)]).unwrap());
+        assert!(!dir.join(SENT_FILE).exists());
+        consent::write(&dir, true).unwrap();
+        assert!(append(&dir, &current, &[event("accepted", now)]).unwrap());
+        assert!(dir.join(SENT_FILE).exists());
         consent::set(&dir, false).unwrap();
         let mut left_over = common.clone();
         left_over.client_id = identity::new_uuid_v4();
