@@ -1,8 +1,9 @@
 //! What `opt_in_out --show` prints: the sent record ([`crate::sent`]) as a table for people
 //! or as JSON lines for scripts.
 //!
-//! Times are the events' `timestamp_micros` in local time (`localtime_r`, so `TZ` is
-//! honoured) on Unix; elsewhere in UTC, and the output says so.
+//! Times are the events' `timestamp_micros` in local time from the C library
+//! (`localtime_r` on Unix, `localtime_s` on Windows; both honour `TZ`); where neither
+//! exists, in UTC, and the output says so. No date crate is needed for this.
 
 use std::path::Path;
 
@@ -41,7 +42,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// (year, month, day) → days since 1970-01-01 (H. Hinnant's `days_from_civil`).
-#[cfg(unix)]
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
@@ -66,13 +67,20 @@ fn utc(secs: i64) -> CivilTime {
     }
 }
 
-#[cfg(unix)]
+/// Local time from the C library: `localtime_r` on Unix, `localtime_s` (the CRT, which
+/// honours `TZ` too) on Windows.
+#[cfg(any(unix, windows))]
 fn local(secs: i64) -> Option<CivilTime> {
     let t = libc::time_t::try_from(secs).ok()?;
-    // SAFETY: `tm` is plain data; all-zero is a valid value that localtime_r overwrites.
+    // SAFETY: `tm` is plain data; all-zero is a valid value that the call overwrites.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    #[cfg(unix)]
     // SAFETY: both pointers are valid for the call; localtime_r is the thread-safe form.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+    let ok = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
+    #[cfg(windows)]
+    // SAFETY: both pointers are valid for the call; localtime_s is the thread-safe form.
+    let ok = unsafe { libc::localtime_s(&mut tm, &t) } == 0;
+    if !ok {
         return None;
     }
     let (year, month, day) = (
@@ -101,7 +109,7 @@ fn local(secs: i64) -> Option<CivilTime> {
     })
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn local(_secs: i64) -> Option<CivilTime> {
     None
 }
@@ -114,9 +122,9 @@ pub enum Clock {
 }
 
 impl Clock {
-    /// Local time where the platform gives it (Unix).
+    /// Local time where the C library gives it (Unix, Windows).
     pub fn system() -> Clock {
-        if cfg!(unix) {
+        if cfg!(any(unix, windows)) {
             Clock::Local
         } else {
             Clock::Utc
@@ -143,7 +151,7 @@ impl Clock {
     /// Which clock the times are on, e.g. `local time, UTC+01:00`.
     fn describe(self, micros: u64) -> String {
         match self {
-            Clock::Utc if cfg!(unix) => "UTC".into(),
+            Clock::Utc if cfg!(any(unix, windows)) => "UTC".into(),
             Clock::Utc => "UTC; local time is not available on this platform".into(),
             Clock::Local => {
                 let offset = self.civil(micros).offset;
@@ -312,7 +320,6 @@ mod tests {
             Clock::Utc.format(951_782_400_000_000),
             "2000-02-29 00:00:00"
         );
-        #[cfg(unix)]
         for days in [-800_000i64, -1, 0, 59, 10_957, 19_782, 2_932_896] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
