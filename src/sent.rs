@@ -11,10 +11,11 @@
 //!   (an opt-out and an opt-in in between start a new, clean record).
 //! - **Atomic.** Each append replaces the file (temporary file + rename, mode `0600`), so a
 //!   reader never sees half a line and two writers never interleave.
-//! - **Bounded.** Every write sorts the lines by `timestamp_micros`, drops those older than
-//!   30 days, then the oldest until the file holds at most 1 MiB. The cut happens under
-//!   the lock before the rename, so the file never exceeds the bound whatever number of
-//!   processes append.
+//! - **Bounded.** The file is kept sorted by `timestamp_micros`; every write drops the
+//!   entries older than 30 days, then the oldest until the file holds at most 1 MiB. The
+//!   cut happens under the lock before the rename, so the file never exceeds the bound
+//!   whatever number of processes append. Lines that are not the record's (torn, foreign)
+//!   are dropped when they reach the oldest end, or at once when a write must re-sort.
 //! - Never written in debug mode (`OPENVINO_TELEMETRY_DEBUG`: the sender gets no
 //!   [`crate::sender::Delivered`] hook), deleted at opt-out and by an init that finds
 //!   consent not given.
@@ -96,18 +97,68 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
     }
     let old = read_tail(&dir.join(SENT_FILE), READ_LIMIT)?.unwrap_or_default();
     let oldest = now.saturating_sub(MAX_AGE.as_micros() as u64);
-    // (timestamp, line) for every line worth keeping: the old ones first, so the stable
-    // sort keeps the order of equal stamps.
+    let mut new: Vec<(u64, &[u8])> = lines
+        .iter()
+        .filter_map(|line| stamp(line.as_bytes()).map(|ts| (ts, line.as_bytes())))
+        .filter(|(ts, _)| *ts >= oldest)
+        .collect();
+    new.sort_by_key(|(ts, _)| *ts);
+    let text = append_sorted(&old.bytes, &new, oldest)
+        .unwrap_or_else(|| merge_all(&old.bytes, &new, oldest));
+    if text.is_empty() {
+        files::remove(dir, SENT_FILE)?;
+    } else {
+        files::write_atomic(dir, SENT_FILE, &text)?;
+    }
+    Ok(true)
+}
+
+/// Every write leaves the record sorted by time, valid lines only. So in the usual case —
+/// the new events are not older than the last line — the lines to drop (too old, or too
+/// many bytes) are all at the front, and the rest is copied as it is: the lock is held
+/// for a read and a write of the file, not for parsing a megabyte. `None` when the
+/// record's end is not such a line (torn, foreign) or the new events are older: then
+/// [`merge_all`] sorts everything.
+fn append_sorted(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Option<Vec<u8>> {
+    let new_bytes: usize = new.iter().map(|(_, l)| l.len() + 1).sum();
+    let budget = MAX_BYTES.checked_sub(new_bytes)?;
+    if !old.is_empty() {
+        let body = old.strip_suffix(b"\n")?;
+        let last = &body[body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)..];
+        let last = stamp(last)?;
+        if new.first().is_some_and(|(ts, _)| *ts < last) {
+            return None;
+        }
+    }
+    let mut start = 0;
+    while start < old.len() {
+        let end = old[start..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(old.len(), |i| start + i + 1);
+        let line = &old[start..end - 1];
+        if old.len() - start <= budget && stamp(line).is_some_and(|ts| ts >= oldest) {
+            break;
+        }
+        start = end;
+    }
+    let mut text = Vec::with_capacity(old.len() - start + new_bytes);
+    text.extend_from_slice(&old[start..]);
+    for (_, line) in new {
+        text.extend_from_slice(line);
+        text.push(b'\n');
+    }
+    Some(text)
+}
+
+/// Keeps the valid lines not older than `oldest`, sorted by time (stable: the old lines
+/// first), then drops the oldest until the bound holds.
+fn merge_all(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Vec<u8> {
     let mut kept: Vec<(u64, &[u8])> = old
-        .bytes
         .split(|b| *b == b'\n')
         .filter_map(|line| stamp(line).map(|ts| (ts, line)))
-        .chain(
-            lines
-                .iter()
-                .filter_map(|line| stamp(line.as_bytes()).map(|ts| (ts, line.as_bytes()))),
-        )
         .filter(|(ts, _)| *ts >= oldest)
+        .chain(new.iter().copied())
         .collect();
     kept.sort_by_key(|(ts, _)| *ts);
     let mut total: usize = kept.iter().map(|(_, l)| l.len() + 1).sum();
@@ -121,12 +172,7 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
         text.extend_from_slice(line);
         text.push(b'\n');
     }
-    if text.is_empty() {
-        files::remove(dir, SENT_FILE)?;
-    } else {
-        files::write_atomic(dir, SENT_FILE, &text)?;
-    }
-    Ok(true)
+    text
 }
 
 /// Deletes the record (opt-out, or consent found not given).
@@ -466,6 +512,22 @@ mod tests {
         let text = fs::read_to_string(dir.join(SENT_FILE)).unwrap();
         let order: Vec<u64> = text.lines().map(|l| stamp(l.as_bytes()).unwrap()).collect();
         assert_eq!(order, [now - 100, now - 5, now]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_or_foreign_end_is_cleaned_by_the_next_write() {
+        let dir = accepted();
+        let common = common(&dir);
+        let now = now_micros();
+        append(&dir, &common, &[event("a", now - 10)]).unwrap();
+        let mut text = fs::read(dir.join(SENT_FILE)).unwrap();
+        text.extend_from_slice(b"{\"name\":\"torn\",\"par");
+        fs::write(dir.join(SENT_FILE), &text).unwrap();
+        append(&dir, &common, &[event("b", now)]).unwrap();
+        assert_eq!(labels(&dir), ["a", "b"]);
+        let text = fs::read_to_string(dir.join(SENT_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
         fs::remove_dir_all(dir).unwrap();
     }
 
