@@ -258,17 +258,17 @@ pub fn table(record: &Record, path: &Path, clock: Clock) -> String {
         let events = if n == 1 { "event" } else { "events" };
         match (stamps.first(), stamps.last()) {
             (Some(first), Some(last)) => out.push_str(&format!(
-                "{n} {events} sent, first {}, last {} ({}). Record: {}\n",
+                "{n} {events} sent, first {}, last {} ({}).\n",
                 clock.format(*first),
                 clock.format(*last),
                 clock.describe(*last),
-                path.display()
             )),
-            _ => out.push_str(&format!(
-                "{n} {events} sent, times unknown. Record: {}\n",
-                path.display()
-            )),
+            _ => out.push_str(&format!("{n} {events} sent, times unknown.\n")),
         }
+        out.push_str(&format!(
+            "Record: {} (the last 30 days, at most 1 MiB; opt_in_out --opt_out deletes it)\n",
+            path.display()
+        ));
     }
     for note in notes(record) {
         out.push_str(&note);
@@ -353,10 +353,11 @@ mod tests {
         );
         assert_eq!(
             lines[3],
-            "2 events sent, first 2023-11-14 22:13:20, last 2023-11-14 22:14:20 (UTC). Record: /x/sent.jsonl"
+            "2 events sent, first 2023-11-14 22:13:20, last 2023-11-14 22:14:20 (UTC)."
         );
-        assert!(lines[4].contains("2 lines of the record could not be read"));
-        assert_eq!(lines.len(), 5);
+        assert!(lines[4].starts_with("Record: /x/sent.jsonl (the last 30 days"));
+        assert!(lines[5].contains("2 lines of the record could not be read"));
+        assert_eq!(lines.len(), 6);
     }
 
     #[test]
