@@ -32,9 +32,13 @@ pub const MAX_BATCH: usize = 25;
 /// returns false when the events could not be kept (a full disk, say).
 pub type Sink = Box<dyn Fn(Vec<Event>) -> bool + Send + Sync>;
 
-/// Called by the worker with each delivered (2xx) batch, as it was sent, before the batch
-/// counts as done: a `flush` or `shutdown` that returns finds it recorded (the sent record).
+/// Called by the worker with delivered (2xx) events, as they were sent, before they count
+/// as done: a `flush` or `shutdown` that returns finds them recorded (the sent record).
+/// Called when the queue is drained (or every [`HOOK_EVERY`] events under sustained load),
+/// so a burst of requests costs one call.
 pub type Delivered = Box<dyn Fn(&Common, &[Event]) + Send + Sync>;
+/// Under sustained load, the [`Delivered`] hook is called at least every this many events.
+pub const HOOK_EVERY: usize = 1000;
 
 /// Events claimed from the spool, queued first; `release` runs once every one of them was
 /// delivered or handed to the sink again — and never if the sink failed to keep some
@@ -202,6 +206,7 @@ impl Sender {
             transport,
             degraded: false,
             delivered,
+            undelivered_to_hook: Vec::new(),
         };
         thread::Builder::new()
             .name("ov-telemetry".into())
@@ -331,6 +336,8 @@ struct Worker {
     /// The last batch exhausted its retries: try each next batch once until one succeeds.
     degraded: bool,
     delivered: Option<Delivered>,
+    /// Delivered events not yet handed to `delivered`.
+    undelivered_to_hook: Vec<Event>,
 }
 
 impl Worker {
@@ -339,6 +346,10 @@ impl Worker {
         self.common.docker = event::detect_docker();
         while let Some(batch) = self.next_batch() {
             self.deliver(batch);
+        }
+        if !self.undelivered_to_hook.is_empty() {
+            // Only after a shutdown deadline passed mid-burst: late, but still recorded.
+            self.call_delivered();
         }
         let mut state = self.shared.lock();
         state.worker_done = true;
@@ -419,22 +430,26 @@ impl Worker {
             attempt += 1;
         };
         let mut state = self.shared.lock();
-        let batch = std::mem::take(&mut state.in_flight);
-        // A delivered batch stays busy until the hook has seen it (an empty batch was taken
-        // over by `shutdown`).
-        let record = outcome == Outcome::Delivered && !batch.is_empty();
-        let hook = self.delivered.as_ref().filter(|_| record);
-        state.busy = hook.is_some();
+        let mut batch = std::mem::take(&mut state.in_flight);
+        // An empty batch was taken over by `shutdown` (and counted there).
+        let n = batch.len() as u64;
+        if outcome == Outcome::Delivered && self.delivered.is_some() {
+            // Handed to the hook once the queue is drained (one call for a burst, not one
+            // per request); until then the worker stays busy, so a flush or shutdown that
+            // returns finds them handed over.
+            self.undelivered_to_hook.append(&mut batch);
+        }
+        let call_hook = !self.undelivered_to_hook.is_empty()
+            && (state.queue.is_empty() || self.undelivered_to_hook.len() >= HOOK_EVERY);
+        state.busy = call_hook;
         drop(state);
-        if let Some(hook) = hook {
-            hook(&self.common, &batch);
+        if call_hook {
+            self.call_delivered();
             self.shared.lock().busy = false;
         }
         match outcome {
             Outcome::Delivered => {
                 self.degraded = false;
-                // An empty batch was taken over by `shutdown` (and counted there).
-                let n = batch.len() as u64;
                 self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
             }
             Outcome::Rejected { .. } => self.give_up(batch, false),
@@ -445,6 +460,13 @@ impl Worker {
         }
         self.shared.check_backlog();
         self.shared.progress.notify_all();
+    }
+
+    fn call_delivered(&mut self) {
+        if let Some(hook) = &self.delivered {
+            hook(&self.common, &self.undelivered_to_hook);
+        }
+        self.undelivered_to_hook.clear();
     }
 
     /// Counts `batch` as failed; sends it to the sink when it may succeed later. An empty

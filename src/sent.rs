@@ -46,6 +46,9 @@ pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// counts as done (for `flush`/`shutdown`) only once it is recorded, so this is bounded;
 /// holders keep the lock for milliseconds.
 pub const LOCK_WAIT: Duration = Duration::from_secs(1);
+/// New events older than the record's last lines are merged among them when they belong
+/// within this many bytes of the end; further back, the whole record is re-sorted.
+const TAIL_MERGE_BYTES: usize = 64 * 1024;
 /// At most this much of a (foreign, oversized) record is read: its tail.
 const READ_LIMIT: usize = 2 * MAX_BYTES;
 
@@ -113,38 +116,63 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
     Ok(true)
 }
 
-/// Every write leaves the record sorted by time, valid lines only. So in the usual case —
-/// the new events are not older than the last line — the lines to drop (too old, or too
-/// many bytes) are all at the front, and the rest is copied as it is: the lock is held
-/// for a read and a write of the file, not for parsing a megabyte. `None` when the
-/// record's end is not such a line (torn, foreign) or the new events are older: then
-/// [`merge_all`] sorts everything.
+/// Every write leaves the record sorted by time, valid lines only. So in the usual case the
+/// new events belong at the end, or among the last few lines (several threads stamp events
+/// a few microseconds apart), and the lines to drop (too old, or too many bytes) are all
+/// at the front: only those ends are looked at, the rest is copied as it is, and the lock
+/// is held for a read and a write of the file, not for parsing a megabyte. `None` when the
+/// record's end is not such a line (torn, foreign), or the new events belong further back
+/// than [`TAIL_MERGE_BYTES`]: then [`merge_all`] sorts everything.
 fn append_sorted(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Option<Vec<u8>> {
-    let new_bytes: usize = new.iter().map(|(_, l)| l.len() + 1).sum();
-    let budget = MAX_BYTES.checked_sub(new_bytes)?;
+    let first_new = new.first()?.0;
+    // The old lines from `split` on are newer than the oldest new line: merged with them.
+    let mut split = old.len();
     if !old.is_empty() {
         let body = old.strip_suffix(b"\n")?;
-        let last = &body[body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)..];
-        let last = stamp(last)?;
-        if new.first().is_some_and(|(ts, _)| *ts < last) {
+        let mut end = body.len();
+        loop {
+            let start = body[..end]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            if stamp(&body[start..end])? <= first_new {
+                break;
+            }
+            split = start;
+            if start == 0 || old.len() - split > TAIL_MERGE_BYTES {
+                break;
+            }
+            end = start - 1;
+        }
+        if old.len() - split > TAIL_MERGE_BYTES {
             return None;
         }
     }
+    let mut tail: Vec<(u64, &[u8])> = old[split..]
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        // Every one of them was stamped by the loop above.
+        .filter_map(|line| stamp(line).map(|ts| (ts, line)))
+        .chain(new.iter().copied())
+        .collect();
+    tail.sort_by_key(|(ts, _)| *ts);
+    let tail_bytes: usize = tail.iter().map(|(_, l)| l.len() + 1).sum();
+    let budget = MAX_BYTES.checked_sub(tail_bytes)?;
     let mut start = 0;
-    while start < old.len() {
-        let end = old[start..]
+    while start < split {
+        let end = old[start..split]
             .iter()
             .position(|b| *b == b'\n')
-            .map_or(old.len(), |i| start + i + 1);
+            .map_or(split, |i| start + i + 1);
         let line = &old[start..end - 1];
-        if old.len() - start <= budget && stamp(line).is_some_and(|ts| ts >= oldest) {
+        if split - start <= budget && stamp(line).is_some_and(|ts| ts >= oldest) {
             break;
         }
         start = end;
     }
-    let mut text = Vec::with_capacity(old.len() - start + new_bytes);
-    text.extend_from_slice(&old[start..]);
-    for (_, line) in new {
+    let mut text = Vec::with_capacity(split - start + tail_bytes);
+    text.extend_from_slice(&old[start..split]);
+    for (_, line) in tail {
         text.extend_from_slice(line);
         text.push(b'\n');
     }
@@ -509,9 +537,12 @@ mod tests {
         // Spooled in an earlier run, delivered later.
         append(&dir, &common, &[event("a", now - 100)]).unwrap();
         append(&dir, &common, &[event("c", now)]).unwrap();
+        // Stamped by two threads a few microseconds apart: merged among the last lines.
+        append(&dir, &common, &[event("d", now - 3), event("e", now + 1)]).unwrap();
         let text = fs::read_to_string(dir.join(SENT_FILE)).unwrap();
         let order: Vec<u64> = text.lines().map(|l| stamp(l.as_bytes()).unwrap()).collect();
-        assert_eq!(order, [now - 100, now - 5, now]);
+        assert_eq!(order, [now - 100, now - 5, now - 3, now, now + 1]);
+        assert_eq!(labels(&dir), ["a", "b", "d", "c", "e"]);
         fs::remove_dir_all(dir).unwrap();
     }
 
