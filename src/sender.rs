@@ -206,7 +206,7 @@ impl Sender {
             transport,
             degraded: false,
             delivered,
-            undelivered_to_hook: Vec::new(),
+            awaiting_hook: Vec::new(),
         };
         thread::Builder::new()
             .name("ov-telemetry".into())
@@ -337,7 +337,7 @@ struct Worker {
     degraded: bool,
     delivered: Option<Delivered>,
     /// Delivered events not yet handed to `delivered`.
-    undelivered_to_hook: Vec<Event>,
+    awaiting_hook: Vec<Event>,
 }
 
 impl Worker {
@@ -347,7 +347,7 @@ impl Worker {
         while let Some(batch) = self.next_batch() {
             self.deliver(batch);
         }
-        if !self.undelivered_to_hook.is_empty() {
+        if !self.awaiting_hook.is_empty() {
             // Only after a shutdown deadline passed mid-burst: late, but still recorded.
             self.call_delivered();
         }
@@ -437,10 +437,10 @@ impl Worker {
             // Handed to the hook once the queue is drained (one call for a burst, not one
             // per request); until then the worker stays busy, so a flush or shutdown that
             // returns finds them handed over.
-            self.undelivered_to_hook.append(&mut batch);
+            self.awaiting_hook.append(&mut batch);
         }
-        let call_hook = !self.undelivered_to_hook.is_empty()
-            && (state.queue.is_empty() || self.undelivered_to_hook.len() >= HOOK_EVERY);
+        let call_hook = !self.awaiting_hook.is_empty()
+            && (state.queue.is_empty() || self.awaiting_hook.len() >= HOOK_EVERY);
         state.busy = call_hook;
         drop(state);
         if call_hook {
@@ -464,9 +464,9 @@ impl Worker {
 
     fn call_delivered(&mut self) {
         if let Some(hook) = &self.delivered {
-            hook(&self.common, &self.undelivered_to_hook);
+            hook(&self.common, &self.awaiting_hook);
         }
-        self.undelivered_to_hook.clear();
+        self.awaiting_hook.clear();
     }
 
     /// Counts `batch` as failed; sends it to the sink when it may succeed later. An empty
