@@ -524,3 +524,56 @@ fn the_table_shows_local_time_from_tz() {
     assert!(west.contains("2023-11-14 17:13:20"), "{west}");
     assert!(west.contains("(local time, UTC-05:00)"), "{west}");
 }
+
+#[cfg(unix)]
+#[test]
+fn show_and_status_take_a_config_dir_that_is_not_unicode() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let base = temp_dir("sent-bytes");
+    let dir = base.join(OsStr::from_bytes(b"intel-\xff\xfe"));
+    consent::set(&dir, true).unwrap();
+    let line =
+        r#"{"name":"act","params":{"event_label":"bytes"},"timestamp_micros":1700000000000000}"#;
+    fs::write(dir.join(SENT_FILE), format!("{line}\n")).unwrap();
+    let mut equals = b"--config-dir=".to_vec();
+    equals.extend_from_slice(dir.as_os_str().as_bytes());
+    for args in [
+        vec![
+            OsStr::new("--config-dir"),
+            dir.as_os_str(),
+            OsStr::new("--show"),
+        ],
+        vec![OsStr::from_bytes(&equals), OsStr::new("--show")],
+    ] {
+        let out = clean(Command::new(opt_in_out()))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(stdout(&out).contains("bytes"), "{}", stdout(&out));
+    }
+    let out = clean(Command::new(opt_in_out()))
+        .arg("--config-dir")
+        .arg(&dir)
+        .arg("--status")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("sent:       1 event"),
+        "{}",
+        stdout(&out)
+    );
+    let out = clean(Command::new(opt_in_out()))
+        .arg(OsStr::from_bytes(b"--\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("opt_in_out: error: unrecognized arguments"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -5,6 +5,7 @@
 //! `--json` as JSON lines) and `--help` are additions; `--config-dir DIR` works on another
 //! directory than `$HOME/intel`.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,10 +58,11 @@ struct Args {
     config_dir: Option<PathBuf>,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+/// Arguments are taken as the OS gives them: a directory need not be valid Unicode.
+fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Args, String> {
     let mut parsed = Args::default();
     while let Some(arg) = args.next() {
-        match arg.as_str() {
+        match arg.to_str().unwrap_or_default() {
             "--opt_in" => parsed.opt_in = true,
             "--opt_out" => parsed.opt_out = true,
             "--status" => parsed.status = true,
@@ -71,9 +73,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 let dir = args.next().ok_or("--config-dir needs a directory")?;
                 parsed.config_dir = Some(dir.into());
             }
-            other => match other.strip_prefix("--config-dir=") {
-                Some(dir) => parsed.config_dir = Some(dir.into()),
-                None => return Err(format!("unrecognized arguments: {other}")),
+            _ => match config_dir_value(&arg) {
+                Some(dir) => parsed.config_dir = Some(dir),
+                None => return Err(format!("unrecognized arguments: {}", arg.to_string_lossy())),
             },
         }
     }
@@ -83,8 +85,24 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(parsed)
 }
 
+/// The directory of `--config-dir=DIR`.
+fn config_dir_value(arg: &OsStr) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = arg.as_bytes().strip_prefix(b"--config-dir=")?;
+        Some(PathBuf::from(OsStr::from_bytes(dir)))
+    }
+    #[cfg(not(unix))]
+    {
+        arg.to_str()?
+            .strip_prefix("--config-dir=")
+            .map(PathBuf::from)
+    }
+}
+
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
+    let args = match parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(why) => {
             eprintln!("{USAGE}");
