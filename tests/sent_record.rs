@@ -132,6 +132,16 @@ fn events_delivered_by_several_processes_appear_exactly_once_as_sent() {
         .map(|e| e["timestamp_micros"].as_u64().unwrap())
         .collect();
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    // Byte for byte: every line `--show --json` prints is a piece of a request body.
+    let bodies: String = server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    let out = stdout(&tool(&dir, &["--show", "--json"]));
+    for line in out.lines() {
+        assert!(bodies.contains(line), "{line}");
+    }
     let raw = fs::read_to_string(dir.join(SENT_FILE)).unwrap();
     assert!(!raw.contains(&client_id), "the record holds the client id");
     assert!(!raw.contains("client_id"));
