@@ -36,7 +36,7 @@ options:
   -h, --help        show this help message and exit
   --opt_in          give consent: telemetry will be collected
   --opt_out         withdraw consent: nothing is collected; the client id, usage
-                    statistics and unsent events are deleted
+                    statistics, unsent events and the record of sent events are deleted
   --status          show the decision, why telemetry is on or off, where it is stored,
                     how many events wait on disk and the size of the sent record
   --show            show every event sent from this user account in the last 30 days
