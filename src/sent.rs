@@ -42,9 +42,9 @@ pub const SENT_FILE: &str = "openvino_telemetry_sent.jsonl";
 pub const MAX_BYTES: usize = 1024 * 1024;
 /// Entries older than this (by their `timestamp_micros`) are dropped at the next write.
 pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
-/// How long the worker waits for the directory lock to record a delivered batch. The batch
-/// counts as done (for `flush`/`shutdown`) only once it is recorded, so this is bounded;
-/// holders keep the lock for milliseconds.
+/// How long the worker waits for the directory lock to record delivered events (they count
+/// as done for `flush`/`shutdown` only once recorded, so this is bounded; holders keep the
+/// lock for milliseconds). Past it, those events are not recorded.
 pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// New events older than the record's last lines are merged among them when they belong
 /// within this many bytes of the end; further back, the whole record is re-sorted.
@@ -80,7 +80,7 @@ fn stamp(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// Appends the events of one delivered request, as they were sent under `common`. Writes
+/// Appends delivered events, as they were sent under `common`. Writes
 /// nothing (and returns `Ok(false)`) when consent is no longer given or the client id on
 /// disk is not `common.client_id`.
 pub fn append(dir: &Path, common: &Common, events: &[Event]) -> Result<bool> {
