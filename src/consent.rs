@@ -162,7 +162,8 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
     Ok(previous)
 }
 
-/// Deletes what only exists with consent: client id, usage statistics, queued events.
+/// Deletes what only exists with consent: client id, usage statistics, queued events, the
+/// record of sent events.
 pub fn forget_everything_but_the_decision(dir: &Path) -> Result<()> {
     crate::store::forget_everything_but_the_decision(dir)
 }

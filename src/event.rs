@@ -579,6 +579,18 @@ pub fn request_body(common: &Common, events: &[Event]) -> Vec<u8> {
     serde_json::to_vec(&wire_body(&shared, events)).unwrap_or_default()
 }
 
+/// Each event as the JSON object it is inside the request body ([`request_body`]'s
+/// `events[]` items: `name`, `params`, `timestamp_micros`), compact, one per event. The
+/// client id belongs to the body, not to an event, so it is in none of them.
+pub fn wire_events_json(common: &Common, events: &[Event]) -> Vec<String> {
+    let shared = Shared::new(common);
+    events
+        .iter()
+        // Serialising these plain structs into a String cannot fail.
+        .map(|e| serde_json::to_string(&WireEvent::new(&shared, e)).unwrap_or_default())
+        .collect()
+}
+
 /// Splits `events` into consecutive batches of at most 25 events whose [`request_body`] is
 /// smaller than 130 000 bytes, filling each batch as far as it goes. Returns the batch
 /// lengths in order; they add up to `events.len()`, and every batch holds at least one
@@ -1036,6 +1048,25 @@ mod tests {
             r#""os":"Linux","docker":"True"},"timestamp_micros":2}]}"#
         );
         assert_eq!(body_text(&c, &events), expected);
+    }
+
+    #[test]
+    fn wire_events_json_are_the_bodys_events_without_the_client_id() {
+        let events = [
+            Event::session_start("c", sid(), 1),
+            Event::custom("c", "a", "l\"x", -7, Arc::from("s2"), 2).unwrap(),
+        ];
+        let lines = wire_events_json(&common(), &events);
+        let body: serde_json::Value =
+            serde_json::from_slice(&request_body(&common(), &events)).unwrap();
+        let from_body: Vec<String> = body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        assert_eq!(lines, from_body);
+        assert!(lines.iter().all(|l| !l.contains(CID)));
     }
 
     #[test]

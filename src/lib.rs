@@ -11,6 +11,8 @@ pub mod files;
 pub mod fork;
 pub mod identity;
 pub mod sender;
+pub mod sent;
+pub mod show;
 pub mod spool;
 pub mod stats;
 pub mod store;

@@ -55,6 +55,14 @@ pub struct Disk {
     pub keep: KeepFn,
 }
 
+/// Called by the worker with delivered (2xx) events, as they were sent, before they count
+/// as done: a `flush` or `shutdown` that returns finds them recorded (the sent record).
+/// Called when the queue is drained (or every [`HOOK_EVERY`] events under sustained load),
+/// so a burst of requests costs one call.
+pub type Delivered = Box<dyn Fn(&Common, &[Event]) + Send + Sync>;
+/// Under sustained load, the [`Delivered`] hook is called at least every this many events.
+pub const HOOK_EVERY: usize = 1000;
+
 /// Events claimed from the spool, queued first; `release` runs once every one of them was
 /// delivered or handed to the sink again — and never if the sink failed to keep some
 /// event, so the claimed file survives for a later run.
@@ -248,6 +256,7 @@ impl Sender {
         transport: Box<dyn Transport>,
         disk: Disk,
         backlog: Option<Backlog>,
+        delivered: Option<Delivered>,
     ) -> Result<Sender> {
         let mut queue = VecDeque::with_capacity(config.capacity.min(1024));
         let mut release = None;
@@ -279,6 +288,8 @@ impl Sender {
             common,
             transport,
             degraded: false,
+            delivered,
+            awaiting_hook: Vec::new(),
         };
         thread::Builder::new()
             .name("ov-telemetry".into())
@@ -457,6 +468,9 @@ struct Worker {
     transport: Box<dyn Transport>,
     /// The last batch exhausted its retries: try each next batch once until one succeeds.
     degraded: bool,
+    delivered: Option<Delivered>,
+    /// Delivered events not yet handed to `delivered`.
+    awaiting_hook: Vec<Event>,
 }
 
 impl Worker {
@@ -467,6 +481,10 @@ impl Worker {
         self.common.docker = event::detect_docker();
         while let Some(batch) = self.next_batch() {
             self.deliver(batch);
+        }
+        if !self.awaiting_hook.is_empty() {
+            // Only after a shutdown deadline passed mid-burst: late, but still recorded.
+            self.call_delivered();
         }
         let mut state = self.shared.lock();
         state.worker_done = true;
@@ -513,7 +531,8 @@ impl Worker {
         )
     }
 
-    fn deliver(&mut self, batch: Vec<Event>) {
+    fn deliver(&mut self, sent: Vec<Event>) {
+        let batch = &sent;
         let mut body = Vec::new();
         let attempts = if self.degraded {
             1
@@ -530,7 +549,7 @@ impl Worker {
             };
             if body.is_empty() || client_id != self.common.client_id {
                 self.common.client_id = client_id;
-                body = event::request_body(&self.common, &batch);
+                body = event::request_body(&self.common, batch);
             }
             let outcome = self.transport.post(&body);
             let Outcome::Retry { after, .. } = &outcome else {
@@ -549,35 +568,53 @@ impl Worker {
             attempt += 1;
         };
         // Take the batch back (empty when a shutdown took it over and counted it). Until
-        // the hand-off below is done, `handing_off` keeps waiters waiting.
+        // the hand-off or the record below is done, the worker stays busy, so a flush or
+        // shutdown that returns finds the events kept or recorded.
         let mut state = self.shared.lock();
-        let batch = std::mem::take(&mut state.in_flight);
-        let hand_off = !batch.is_empty() && matches!(outcome, Outcome::Retry { .. });
-        state.handing_off = hand_off;
+        let taken = std::mem::take(&mut state.in_flight);
+        let n = taken.len() as u64;
+        state.handing_off = !taken.is_empty() && matches!(outcome, Outcome::Retry { .. });
+        if outcome == Outcome::Delivered && !taken.is_empty() && self.delivered.is_some() {
+            // As sent: the scrubbed copy. Handed to the hook once the queue is drained
+            // (one call for a burst, not one per request).
+            self.awaiting_hook.extend(sent);
+        }
+        let call_hook = !self.awaiting_hook.is_empty()
+            && (state.queue.is_empty() || self.awaiting_hook.len() >= HOOK_EVERY);
         drop(state);
+        if call_hook {
+            self.call_delivered();
+        }
         match outcome {
             Outcome::Delivered => {
                 self.degraded = false;
-                let n = batch.len() as u64;
                 self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
             }
-            Outcome::Rejected { .. } => self.give_up(batch, false),
+            Outcome::Rejected { .. } => self.give_up(taken, false),
             Outcome::Retry { .. } => {
                 self.degraded = true;
-                self.give_up(batch, true);
+                self.give_up(taken, true);
             }
         }
         self.finish();
     }
 
-    /// The batch is resolved: publish idle (only now, after any hand-off to disk).
+    /// The batch is resolved: release a drained backlog, then publish idle — in this
+    /// order, so a shutdown that returns never leaves a delivered claim behind.
     fn finish(&self) {
+        self.shared.check_backlog();
         let mut state = self.shared.lock();
         state.busy = false;
         state.handing_off = false;
         drop(state);
-        self.shared.check_backlog();
         self.shared.progress.notify_all();
+    }
+
+    fn call_delivered(&mut self) {
+        if let Some(hook) = &self.delivered {
+            hook(&self.common, &self.awaiting_hook);
+        }
+        self.awaiting_hook.clear();
     }
 
     /// Counts `batch` as failed; keeps it on disk when it may succeed later. An empty

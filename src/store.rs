@@ -310,6 +310,7 @@ impl Drop for Keeper {
 /// versions' features), which the Python client's opt-out does not know about.
 pub fn forget_own_files(dir: &Path) {
     let _ = spool::discard(dir);
+    let _ = crate::sent::forget(dir);
 }
 
 /// Deletes everything but the decision: client id, usage statistics, and our own files.

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::consent::{self, Consent, DecideOptions, Env, ProcessEnv, Reason};
 use crate::error::{Error, Result};
 use crate::event::{self, Common, Event, PrevState};
-use crate::sender::{Backlog, Counters, Disk, Sender, SenderConfig, HOST_SETTLE};
+use crate::sender::{Backlog, Counters, Delivered, Disk, Sender, SenderConfig, HOST_SETTLE};
 use crate::transport::{DebugTransport, Endpoint, HttpTransport, Transport};
-use crate::{dialog, fork, identity, spool, store};
+use crate::{dialog, fork, identity, sent, spool, store};
 
 /// The OpenVINO API secret of the GA4 property, the Python client's default.
 pub const DEFAULT_API_SECRET: &str = "zbEMioDXSE-MUHHPLRIi0A";
@@ -217,7 +217,14 @@ impl Telemetry {
                 release: Box::new(move || spool::release(&files)),
             })
         };
-        let sender = Sender::start(config, common, transport, disk, backlog)?;
+        // Debug mode sends nothing, so it records nothing.
+        let record_dir = dir.clone();
+        let delivered = (!debug).then(|| -> Delivered {
+            Box::new(move |common: &Common, events: &[Event]| {
+                let _ = sent::append(&record_dir, common, events);
+            })
+        });
+        let sender = Sender::start(config, common, transport, disk, backlog, delivered)?;
         let telemetry = Telemetry {
             active: Some(Active {
                 sender,

@@ -1,17 +1,21 @@
 //! `opt_in_out`: change or show the telemetry decision shared by every OpenVINO tool.
 //!
 //! `--opt_in` and `--opt_out` behave exactly as the Python client's tool (same lines on
-//! stdout, same exit codes). `--status` and `--help` are additions; `--config-dir DIR`
-//! works on another directory than `$HOME/intel`.
+//! stdout, same exit codes). `--status`, `--show` (what was sent, as a table or with
+//! `--json` as JSON lines) and `--help` are additions; `--config-dir DIR` works on another
+//! directory than `$HOME/intel`.
 
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use openvino_telemetry::consent::{self, Consent, DecideOptions, ProcessEnv};
 use openvino_telemetry::event::PrevState;
+use openvino_telemetry::show::{self, Clock};
 use openvino_telemetry::telemetry::OPT_IN_OUT_MEASUREMENT_ID;
-use openvino_telemetry::{identity, stats, Options, Telemetry};
+use openvino_telemetry::{identity, sent, spool, stats, Options, Telemetry};
 
 const OPTED_IN: &str = "You have successfully opted in to send the telemetry data.";
 const OPTED_OUT: &str = "You have successfully opted out to send the telemetry data.";
@@ -19,7 +23,11 @@ const SPECIFY: &str = "Specify either \"--opt_in\" or \"--opt_out\" command line
 /// How long the tool waits for its `accepted` event before leaving it in the spool.
 const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 
-const HELP: &str = "usage: opt_in_out [-h] [--opt_in] [--opt_out] [--status] [--config-dir DIR]
+const USAGE: &str =
+    "usage: opt_in_out [-h] [--opt_in] [--opt_out] [--status] [--show [--json]] [--config-dir DIR]";
+
+const HELP: &str =
+    "usage: opt_in_out [-h] [--opt_in] [--opt_out] [--status] [--show [--json]] [--config-dir DIR]
 
 Changes the decision to send OpenVINO telemetry (anonymous usage, error and failure
 reports), shared by every OpenVINO tool on this machine and user.
@@ -28,50 +36,76 @@ options:
   -h, --help        show this help message and exit
   --opt_in          give consent: telemetry will be collected
   --opt_out         withdraw consent: nothing is collected; the client id, usage
-                    statistics and unsent events are deleted
-  --status          show the decision, why telemetry is on or off, and where it is stored
+                    statistics, unsent events and the record of sent events are deleted
+  --status          show the decision, why telemetry is on or off, where it is stored,
+                    how many events wait on disk and the size of the sent record
+  --show            show every event sent from this user account in the last 30 days
+                    (at most 1 MiB of them), oldest first, exactly as it was sent
+  --json            with --show: one JSON object per event (name, params, timestamp)
   --config-dir DIR  use DIR instead of $HOME/intel
 
 Environment: DO_NOT_TRACK=1 or OPENVINO_TELEMETRY_DISABLE=1 turn telemetry off whatever
-the decision says.";
+the decision says; OPENVINO_TELEMETRY_DEBUG=1 prints what would be sent and sends nothing.";
 
 #[derive(Default)]
 struct Args {
     opt_in: bool,
     opt_out: bool,
     status: bool,
+    show: bool,
+    json: bool,
     help: bool,
     config_dir: Option<PathBuf>,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+/// Arguments are taken as the OS gives them: a directory need not be valid Unicode.
+fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Args, String> {
     let mut parsed = Args::default();
     while let Some(arg) = args.next() {
-        match arg.as_str() {
+        match arg.to_str().unwrap_or_default() {
             "--opt_in" => parsed.opt_in = true,
             "--opt_out" => parsed.opt_out = true,
             "--status" => parsed.status = true,
+            "--show" => parsed.show = true,
+            "--json" => parsed.json = true,
             "-h" | "--help" => parsed.help = true,
             "--config-dir" => {
                 let dir = args.next().ok_or("--config-dir needs a directory")?;
                 parsed.config_dir = Some(dir.into());
             }
-            other => match other.strip_prefix("--config-dir=") {
-                Some(dir) => parsed.config_dir = Some(dir.into()),
-                None => return Err(format!("unrecognized arguments: {other}")),
+            _ => match config_dir_value(&arg) {
+                Some(dir) => parsed.config_dir = Some(dir),
+                None => return Err(format!("unrecognized arguments: {}", arg.to_string_lossy())),
             },
         }
+    }
+    if parsed.json && !parsed.show {
+        return Err("--json goes with --show".into());
     }
     Ok(parsed)
 }
 
+/// The directory of `--config-dir=DIR`.
+fn config_dir_value(arg: &OsStr) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = arg.as_bytes().strip_prefix(b"--config-dir=")?;
+        Some(PathBuf::from(OsStr::from_bytes(dir)))
+    }
+    #[cfg(not(unix))]
+    {
+        arg.to_str()?
+            .strip_prefix("--config-dir=")
+            .map(PathBuf::from)
+    }
+}
+
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
+    let args = match parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(why) => {
-            eprintln!(
-                "usage: opt_in_out [-h] [--opt_in] [--opt_out] [--status] [--config-dir DIR]"
-            );
+            eprintln!("{USAGE}");
             eprintln!("opt_in_out: error: {why}");
             return ExitCode::from(2);
         }
@@ -87,9 +121,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if args.status && !args.opt_in && !args.opt_out {
-        status(&dir);
-        return ExitCode::SUCCESS;
+    if (args.status || args.show) && !args.opt_in && !args.opt_out {
+        return report(&dir, &args);
     }
     if args.opt_in == args.opt_out {
         println!("{SPECIFY}");
@@ -101,12 +134,7 @@ fn main() -> ExitCode {
         opt_out(&dir)
     };
     match result {
-        Ok(()) => {
-            if args.status {
-                status(&dir);
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(()) => report(&dir, &args),
         Err(e) => {
             eprintln!("opt_in_out: {e}");
             ExitCode::from(1)
@@ -114,7 +142,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn opt_in(dir: &std::path::Path) -> openvino_telemetry::Result<()> {
+fn opt_in(dir: &Path) -> openvino_telemetry::Result<()> {
     let (previous, _) = consent::read(dir);
     if previous == Consent::Accepted {
         // As the Python tool: a repeat counts one usage and sends nothing.
@@ -144,13 +172,53 @@ fn opt_in(dir: &std::path::Path) -> openvino_telemetry::Result<()> {
     Ok(())
 }
 
-fn opt_out(dir: &std::path::Path) -> openvino_telemetry::Result<()> {
+fn opt_out(dir: &Path) -> openvino_telemetry::Result<()> {
     consent::set(dir, false)?;
     println!("{OPTED_OUT}");
     Ok(())
 }
 
-fn status(dir: &std::path::Path) {
+/// `--status` and `--show`, in that order, as asked.
+fn report(dir: &Path, args: &Args) -> ExitCode {
+    if args.status {
+        status(dir);
+    }
+    if args.show {
+        return show_record(dir, args.json);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints the sent record. Fails (1) only when the file exists but cannot be read, or the
+/// output cannot be written (a closed pipe); its content never makes it fail.
+fn show_record(dir: &Path, json: bool) -> ExitCode {
+    let path = dir.join(sent::SENT_FILE);
+    let record = match sent::read(dir) {
+        Ok(record) => record,
+        Err(e) => {
+            eprintln!("opt_in_out: cannot show what was sent: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let text = if json {
+        for note in show::notes(&record) {
+            eprintln!("{note}");
+        }
+        show::json_lines(&record)
+    } else {
+        show::table(&record, &path, Clock::system())
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opt_in_out: cannot write the output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn status(dir: &Path) {
     let (stored, warning) = consent::read(dir);
     let decision = consent::decide(
         &DecideOptions {
@@ -188,9 +256,32 @@ fn status(dir: &std::path::Path) {
             "none"
         }
     );
+    let waiting = spool::pending_count(dir);
+    println!(
+        "waiting:    {waiting} event{} on disk, not yet delivered",
+        if waiting == 1 { "" } else { "s" }
+    );
+    match (sent::size(dir), sent::read(dir)) {
+        (Some(bytes), Ok(record)) => println!(
+            "sent:       {} event{} in the last 30 days, {} (see opt_in_out --show)",
+            record.entries.len(),
+            if record.entries.len() == 1 { "" } else { "s" },
+            human_size(bytes)
+        ),
+        (Some(bytes), Err(e)) => println!("sent:       {}, unreadable: {e}", human_size(bytes)),
+        (None, _) => println!("sent:       nothing recorded"),
+    }
     if let Some(name) = consent::detect_ci(&ProcessEnv) {
         println!(
             "ci:         detected ({name}); tools that disable telemetry in CI send nothing here"
         );
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} KiB ({bytes} bytes)", bytes as f64 / 1024.0)
     }
 }
