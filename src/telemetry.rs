@@ -162,7 +162,7 @@ impl Telemetry {
                 decision.reason,
                 Reason::File(Consent::Declined)
                     | Reason::BadFile(_)
-                    | Reason::Undecided
+                    | Reason::Undecided(_)
                     | Reason::Dialog(_)
             ) {
                 // Consent is not given: whatever was kept for later must go.
