@@ -185,6 +185,8 @@ fn colour_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::Os
 enum Wait {
     Ready,
     TimedOut,
+    /// Only Unix waits can be interrupted; a Windows console read reports Ctrl-C itself.
+    #[cfg_attr(not(unix), allow(dead_code))]
     Interrupted,
     Failed,
 }
