@@ -426,3 +426,34 @@ fn harness_reports_a_missing_program() {
         .unwrap_or_default();
     assert!(text.contains("No such file"), "{text}");
 }
+
+/// Ctrl-Z stops the tool during the dialog (the stop signals are let through when the host
+/// does not handle them), and `fg` (SIGCONT) resumes the same dialog, which takes the answer.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_z_stops_and_a_continue_resumes_the_dialog() {
+    let mut pty = start(&[]);
+    wait_for_prompt(&mut pty);
+    pty.write([0x1a]).unwrap(); // Ctrl-Z: SIGTSTP to the foreground group
+    let state = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.chars().next()))
+            .flatten()
+    };
+    let deadline = std::time::Instant::now() + HANG;
+    while state(pty.pid()) != Some('T') {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe did not stop: state {:?}",
+            state(pty.pid())
+        );
+        std::thread::yield_now();
+    }
+    pty.signal(libc::SIGCONT).unwrap();
+    pty.write("y\n").unwrap();
+    let output = pty.read_until("outcome=", HANG).unwrap();
+    let output = output + &pty.read_until("\n", HANG).unwrap();
+    assert!(output.contains("outcome=Accepted"), "{output}");
+    expect_clean_exit(&mut pty);
+}
