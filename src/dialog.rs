@@ -39,8 +39,9 @@
 //!
 //! **Windows**: asked when stdin is a console and the console can be opened (`CONIN$`,
 //! `CONOUT$`). A console read in line mode cannot wait with a deadline, so one helper thread
-//! reads a line at a time on request; at the deadline its read is cancelled
-//! (`CancelSynchronousIo`) and the console input buffer is flushed. No colours there.
+//! reads a line at a time on request; at the deadline its read is ended by an Enter key event
+//! written into the console input (the half-typed line is thrown away) and the console input
+//! buffer is flushed. No colours there.
 //! Compiled for Windows by the cross-checks; the dialog tests run on Unix pseudo-terminals.
 //!
 //! Writing to a terminal whose output was stopped (Ctrl-S) blocks until it is resumed (Ctrl-Q):
@@ -653,10 +654,40 @@ mod sys {
     type Handle = *mut core::ffi::c_void;
     const ERROR_OPERATION_ABORTED: i32 = 995;
 
+    const KEY_EVENT: u16 = 0x0001;
+    const VK_RETURN: u16 = 0x0D;
+    const ENTER_SCAN_CODE: u16 = 0x1C;
+
+    /// `KEY_EVENT_RECORD`.
+    #[repr(C)]
+    struct KeyEventRecord {
+        key_down: i32,
+        repeat_count: u16,
+        virtual_key_code: u16,
+        virtual_scan_code: u16,
+        unicode_char: u16,
+        control_key_state: u32,
+    }
+
+    /// `INPUT_RECORD` holding a key event (the largest member of its union, 16 bytes).
+    #[repr(C)]
+    struct InputRecord {
+        event_type: u16,
+        key: KeyEventRecord,
+    }
+
+    const _: () = assert!(std::mem::size_of::<InputRecord>() == 20);
+
     #[link(name = "kernel32")]
     extern "system" {
         fn CancelSynchronousIo(thread: Handle) -> i32;
         fn FlushConsoleInputBuffer(console_input: Handle) -> i32;
+        fn WriteConsoleInputW(
+            console_input: Handle,
+            buffer: *const InputRecord,
+            length: u32,
+            written: *mut u32,
+        ) -> i32;
     }
 
     /// The console, opened for this dialog.
@@ -738,24 +769,45 @@ mod sys {
             self.reader.as_ref()
         }
 
-        /// Ends the helper: an outstanding read is cancelled so that it never takes a line
-        /// typed for the tool later; an idle helper ends when its request channel closes.
+        /// Ends the helper. A read still outstanding is ended the way libuv ends one: an
+        /// Enter key event written into the console input makes the line read return, with
+        /// the half-typed line, which is thrown away; it never takes a line typed for the
+        /// tool later. An idle helper ends when its request channel closes.
         fn stop(&mut self) {
             let Some(reader) = self.reader.take() else {
                 return;
             };
-            if self.outstanding {
-                // The helper may not have entered the read yet: retry for a short while.
-                for _ in 0..20 {
-                    // SAFETY: the handle is the helper thread's, valid while `reader.thread`
-                    // lives (the JoinHandle is dropped, detaching it, only afterwards).
-                    unsafe { CancelSynchronousIo(reader.thread.as_raw_handle() as Handle) };
-                    match reader.replies.recv_timeout(Duration::from_millis(50)) {
-                        Err(RecvTimeoutError::Timeout) => continue,
-                        _ => break,
-                    }
-                }
-                self.outstanding = false;
+            if !std::mem::take(&mut self.outstanding) {
+                return;
+            }
+            let enter = InputRecord {
+                event_type: KEY_EVENT,
+                key: KeyEventRecord {
+                    key_down: 1,
+                    repeat_count: 1,
+                    virtual_key_code: VK_RETURN,
+                    virtual_scan_code: ENTER_SCAN_CODE,
+                    unicode_char: u16::from(b'\r'),
+                    control_key_state: 0,
+                },
+            };
+            let mut written = 0u32;
+            // SAFETY: the handle is the console input owned by `console`; `enter` is one
+            // valid record and `written` a valid place for the count, both live for the call.
+            unsafe {
+                WriteConsoleInputW(
+                    self.console.as_raw_handle() as Handle,
+                    &enter,
+                    1,
+                    &mut written,
+                )
+            };
+            if reader.replies.recv_timeout(Duration::from_secs(1)).is_err() {
+                // Last resort (a console that ignored the key): cancel the read itself.
+                // SAFETY: the handle is the helper thread's, valid while `reader.thread`
+                // lives (the JoinHandle is dropped, detaching it, only afterwards).
+                unsafe { CancelSynchronousIo(reader.thread.as_raw_handle() as Handle) };
+                let _ = reader.replies.recv_timeout(Duration::from_millis(200));
             }
         }
     }
