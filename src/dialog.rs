@@ -1036,6 +1036,71 @@ mod tests {
     }
 
     #[test]
+    fn colour_needs_no_color_unset_or_empty_and_a_terminal_that_is_not_dumb() {
+        use std::ffi::OsStr;
+        let some = |s: &'static str| Some(OsStr::new(s));
+        assert!(colour_allowed(None, None));
+        assert!(colour_allowed(some(""), some("xterm-256color")));
+        assert!(!colour_allowed(some("1"), some("xterm")));
+        assert!(!colour_allowed(some("0"), None), "any non-empty NO_COLOR");
+        assert!(!colour_allowed(None, some("dumb")));
+        assert!(colour_allowed(None, some("")));
+    }
+
+    #[test]
+    fn each_reason_names_its_condition() {
+        let texts: Vec<String> = [
+            NoDialog::OptionOff,
+            NoDialog::StdinNotTerminal,
+            NoDialog::NotControllingTerminal,
+            NoDialog::Background,
+            NoDialog::NoTerminal,
+            NoDialog::Unsupported,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(texts[0], "the consent dialog option is off");
+        assert_eq!(texts[1], "stdin is not a terminal");
+        assert_eq!(
+            texts[3],
+            "not in the terminal's foreground process group (a background job)"
+        );
+        let mut unique = texts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), texts.len(), "{texts:?}");
+    }
+
+    #[test]
+    fn signals_are_blocked_during_the_dialog_and_restored_after() {
+        // SAFETY: the sigset functions write only the local sets; pthread_sigmask with a NULL
+        // new set only reads the current mask.
+        let blocked = |signal: libc::c_int| unsafe {
+            let mut now: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+            libc::sigismember(&now, signal) == 1
+        };
+        // The mask this thread inherited (a parent may have blocked some signals).
+        let before = [libc::SIGWINCH, libc::SIGINT].map(blocked);
+        {
+            let guard = sys::SignalGuard::block();
+            assert!(blocked(libc::SIGWINCH) && blocked(libc::SIGINT) && blocked(libc::SIGCHLD));
+            assert!(
+                !blocked(libc::SIGSEGV),
+                "synchronous signals stay deliverable"
+            );
+            let wait = guard.wait_mask();
+            // SAFETY: sigismember only reads the set.
+            let in_wait = |signal| unsafe { libc::sigismember(&wait, signal) == 1 };
+            // Ctrl-C ends the wait, unless the thread had it blocked before.
+            assert_eq!(in_wait(libc::SIGINT), before[1]);
+            assert!(in_wait(libc::SIGWINCH) && in_wait(libc::SIGCHLD) && in_wait(libc::SIGUSR1));
+        }
+        assert_eq!([libc::SIGWINCH, libc::SIGINT].map(blocked), before);
+    }
+
+    #[test]
     fn overlong_line_is_an_other_answer() {
         let mut input = vec![b'y'; MAX_LINE * 3];
         input.extend_from_slice(b"\nyes\n");
