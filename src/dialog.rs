@@ -33,7 +33,9 @@
 //! stored `0` stays); with a handler installed by the host, the handler runs and the dialog
 //! ends with [`Outcome::Interrupted`]. Any other signal — a window resize, a child exiting, a
 //! host's timer — stays pending in this thread and is delivered when the dialog returns
-//! (other threads receive process signals as usual). The mask is swapped atomically by
+//! (other threads receive process signals as usual; so in a host whose other threads do not
+//! block `SIGINT`, a handled Ctrl-C may run on one of them, and the dialog then goes on until
+//! an answer or the timer). The mask is swapped atomically by
 //! `ppoll`, so a Ctrl-C is never lost whenever it comes; macOS has no `ppoll`: there the swap
 //! takes two calls, and a Ctrl-C landing exactly between them needs a second Ctrl-C.
 //!
