@@ -24,7 +24,7 @@
 
 namespace {
 
-using GetApi = const ov_telemetry_api_t* (*)(std::uint32_t);
+using GetApi = ov_telemetry_get_api_fn;
 
 // Whether the library was in the process before main() (it must not be: no DT_NEEDED),
 // recorded before any test dlopen()s it (-z nodelete keeps it loaded afterwards).
@@ -92,7 +92,7 @@ TEST_F(Dlopen, GetApiKnowsVersion1Only) {
     const ov_telemetry_api_t* api = lib.api();
     ASSERT_NE(api, nullptr);
     EXPECT_EQ(api->abi_version, 1u);
-    EXPECT_EQ(api->struct_size, sizeof(ov_telemetry_api_t));
+    EXPECT_GE(api->struct_size, sizeof(ov_telemetry_api_t)) << "a newer library may append fields";
     EXPECT_EQ(lib.get_api()(1), api) << "a static table";
 }
 
@@ -121,12 +121,13 @@ TEST_F(Dlopen, EveryTableEntryIsSet) {
         reinterpret_cast<const void*>(api->end_session),
         reinterpret_cast<const void*>(api->flush),
         reinterpret_cast<const void*>(api->shutdown),
-        reinterpret_cast<const void*>(api->free),
+        reinterpret_cast<const void*>(api->handle_free),
         reinterpret_cast<const void*>(api->get_consent),
         reinterpret_cast<const void*>(api->set_consent),
         reinterpret_cast<const void*>(api->status_message),
         reinterpret_cast<const void*>(api->last_error),
         reinterpret_cast<const void*>(api->version),
+        reinterpret_cast<const void*>(api->version_number),
     };
     static_assert(sizeof(entries) / sizeof(entries[0]) * sizeof(void (*)()) + 8 ==
                       sizeof(ov_telemetry_api_t),
@@ -135,6 +136,8 @@ TEST_F(Dlopen, EveryTableEntryIsSet) {
         EXPECT_NE(entries[i], nullptr) << "slot " << i;
     }
     EXPECT_STREQ(api->version(), OV_TELEMETRY_VERSION);
+    ASSERT_TRUE(OV_TELEMETRY_API_HAS(api, version_number));
+    EXPECT_EQ(api->version_number(), static_cast<std::uint32_t>(OV_TELEMETRY_VERSION_NUMBER));
     EXPECT_EQ(api->options_create(nullptr), OV_TELEMETRY_STATUS_INVALID_ARGUMENT);
     EXPECT_STRNE(api->last_error(), "");
     EXPECT_NE(api->status_message(12345), nullptr);
@@ -158,7 +161,7 @@ void cycle(const ovt_util::TempDir& dir, const ovt_test::LoopbackServer& server,
     EXPECT_TRUE(api->is_enabled(t));
     EXPECT_EQ(api->send_event(t, "dlopen", "cycle", "l", i), OV_TELEMETRY_STATUS_OK);
     EXPECT_EQ(api->shutdown(t, 5000), OV_TELEMETRY_STATUS_OK);
-    api->free(t);
+    api->handle_free(t);
 }
 
 TEST_F(Dlopen, HundredLoadUnloadCyclesLeakNoThreads) {

@@ -117,7 +117,7 @@ void cycle(const std::string& config_dir, const std::string& endpoint, int i) {
     ASSERT_EQ(st, OV_TELEMETRY_STATUS_OK) << "cycle " << i << ": options: " << api->last_error();
     if (init != OV_TELEMETRY_STATUS_OK) {
         const std::string detail = api->last_error();
-        if (t != nullptr) api->free(t);
+        if (t != nullptr) api->handle_free(t);
         FAIL() << "cycle " << i << ": init returned " << init << ": " << detail;
     }
     ASSERT_NE(t, nullptr) << "cycle " << i;
@@ -127,7 +127,7 @@ void cycle(const std::string& config_dir, const std::string& endpoint, int i) {
         << "cycle " << i << ": " << api->last_error();
     EXPECT_EQ(api->shutdown(t, 2000), OV_TELEMETRY_STATUS_OK)
         << "cycle " << i << ": " << api->last_error();
-    api->free(t);
+    api->handle_free(t);
     EXPECT_EQ(lib.close(), 0) << "cycle " << i << ": dlclose: " << dlerror();
 }
 

@@ -34,7 +34,11 @@ static_assert(ovt_streq(OV_TELEMETRY_VERSION, OVT_EXPECT_VERSION), "version stri
 static_assert(std::is_standard_layout<ov_telemetry_api_t>::value, "C layout");
 static_assert(offsetof(ov_telemetry_api_t, abi_version) == 0, "abi_version first");
 static_assert(offsetof(ov_telemetry_api_t, struct_size) == 4, "struct_size second");
-static_assert(sizeof(ov_telemetry_api_t) == 8 + 26 * sizeof(void (*)()), "26 functions");
+// Two uint32_t, then only function pointers (fields are appended, so no count here).
+static_assert((sizeof(ov_telemetry_api_t) - 8) % sizeof(void (*)()) == 0, "pointers only");
+static_assert(offsetof(ov_telemetry_api_t, version_number) + sizeof(void (*)()) ==
+                  sizeof(ov_telemetry_api_t),
+              "version_number is the last field");
 
 // Each function's type is exactly its table slot's type.
 #define OVT_SAME(slot, fn) \
@@ -59,16 +63,19 @@ OVT_SAME(start_session, ov_telemetry_start_session);
 OVT_SAME(end_session, ov_telemetry_end_session);
 OVT_SAME(flush, ov_telemetry_flush);
 OVT_SAME(shutdown, ov_telemetry_shutdown);
-OVT_SAME(free, ov_telemetry_free);
+OVT_SAME(handle_free, ov_telemetry_free);
 OVT_SAME(get_consent, ov_telemetry_get_consent);
 OVT_SAME(set_consent, ov_telemetry_set_consent);
 OVT_SAME(status_message, ov_telemetry_status_message);
 OVT_SAME(last_error, ov_telemetry_last_error);
 OVT_SAME(version, ov_telemetry_version);
+OVT_SAME(version_number, ov_telemetry_version_number);
 #undef OVT_SAME
 static_assert(std::is_same<decltype(&ov_telemetry_get_api),
                            const ov_telemetry_api_t* (*)(std::uint32_t)>::value,
               "get_api");
+static_assert(std::is_same<decltype(&ov_telemetry_get_api), ov_telemetry_get_api_fn>::value,
+              "the get_api typedef");
 
 // The statuses the C++ wrapper needs compare as plain integers.
 int ovt_header_cpp_usage(ov_telemetry_t* t);

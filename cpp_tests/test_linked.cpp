@@ -269,8 +269,27 @@ TEST_F(CApi, ApiTableIsCompleteForVersion1Only) {
     const ov_telemetry_api_t* api = ov_telemetry_get_api(OV_TELEMETRY_ABI_VERSION);
     ASSERT_NE(api, nullptr);
     EXPECT_EQ(api->abi_version, 1u);
-    EXPECT_EQ(api->struct_size, sizeof(ov_telemetry_api_t));
+    // The library linked here is at least as new as this header (never ==: a newer
+    // library appends fields).
+    EXPECT_GE(api->struct_size, sizeof(ov_telemetry_api_t));
     EXPECT_STREQ(api->version(), OV_TELEMETRY_VERSION);
+    ASSERT_TRUE(OV_TELEMETRY_API_HAS(api, version_number));
+    EXPECT_EQ(api->version_number(), static_cast<std::uint32_t>(OV_TELEMETRY_VERSION_NUMBER));
+}
+
+TEST_F(CApi, VersionNumberMatchesHeader) {
+    EXPECT_EQ(ov_telemetry_version_number(),
+              OV_TELEMETRY_MAKE_VERSION(OV_TELEMETRY_VERSION_MAJOR, OV_TELEMETRY_VERSION_MINOR,
+                                        OV_TELEMETRY_VERSION_PATCH));
+    EXPECT_EQ(ov_telemetry_version_number(), static_cast<std::uint32_t>(OV_TELEMETRY_VERSION_NUMBER));
+    EXPECT_TRUE(OV_TELEMETRY_VERSION_AT_LEAST(1, 0, 0));
+    EXPECT_TRUE(OV_TELEMETRY_VERSION_AT_LEAST(OV_TELEMETRY_VERSION_MAJOR, OV_TELEMETRY_VERSION_MINOR,
+                                              OV_TELEMETRY_VERSION_PATCH));
+    EXPECT_FALSE(OV_TELEMETRY_VERSION_AT_LEAST(OV_TELEMETRY_VERSION_MAJOR, OV_TELEMETRY_VERSION_MINOR,
+                                               OV_TELEMETRY_VERSION_PATCH + 1));
+    EXPECT_FALSE(OV_TELEMETRY_VERSION_AT_LEAST(OV_TELEMETRY_VERSION_MAJOR + 1, 0, 0));
+    EXPECT_LT(OV_TELEMETRY_MAKE_VERSION(1, 9, 999), OV_TELEMETRY_MAKE_VERSION(2, 0, 0));
+    EXPECT_LT(OV_TELEMETRY_MAKE_VERSION(1, 0, 999), OV_TELEMETRY_MAKE_VERSION(1, 1, 0));
 }
 
 // ---------------------------------------------------------------------------------------

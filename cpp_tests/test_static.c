@@ -15,6 +15,11 @@ int main(void) {
         fprintf(stderr, "options_create(NULL) did not fail\n");
         return 1;
     }
+    if (ov_telemetry_version_number() != OV_TELEMETRY_VERSION_NUMBER) {
+        fprintf(stderr, "version number mismatch: %u vs %u\n", (unsigned)ov_telemetry_version_number(),
+                (unsigned)OV_TELEMETRY_VERSION_NUMBER);
+        return 1;
+    }
     if (ov_telemetry_get_api(OV_TELEMETRY_ABI_VERSION) == NULL) {
         fprintf(stderr, "no API table\n");
         return 1;

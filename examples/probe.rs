@@ -10,12 +10,15 @@
 //! `--dialog`, `--dialog-timeout-ms MS`, `--disable-in-ci`.
 //! Steps: `session[:CAT]`, `end[:CAT]`, `event:CAT:ACT:LABEL:VALUE`, `events:N`,
 //! `error:CAT:MSG`, `trace:CAT:TEXT`, `flush:MS`, `shutdown:MS`, `fork` (sends from a
-//! forked child, which must come back at once), `counters`.
+//! forked child, which must come back at once), `counters`, `sleep:MS` (the tool works),
+//! `touch:PATH` / `wait:PATH` (hand-shakes with a test), `optout` (this process withdraws
+//! consent), `free` (drops the handle), `cycles:N` (N × init, event, shutdown(0), free).
 //! Output: `enabled=<bool>` and `reason=<text>` first, then one line per step.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::{Error, Options, Telemetry};
+use openvino_telemetry::{consent, Error, Options, Telemetry};
 
 fn outcome(result: Result<(), Error>) -> String {
     match result {
@@ -47,7 +50,7 @@ fn main() {
             _ => steps.push(arg),
         }
     }
-    let telemetry = match Telemetry::init(&options) {
+    let mut telemetry = match Telemetry::init(&options) {
         Ok(t) => t,
         Err(e) => {
             println!("init-error={e}");
@@ -85,11 +88,71 @@ fn main() {
             "flush" => outcome(telemetry.flush(ms(1))),
             "shutdown" => outcome(telemetry.shutdown(ms(1))),
             "counters" => format!("{:?}", telemetry.counters()),
+            // The host's own pace (a tool working between two sends), not synchronisation.
+            "sleep" => {
+                std::thread::sleep(ms(1));
+                "OK".into()
+            }
+            // Hand-shakes with the test driving this process.
+            "touch" => {
+                std::fs::write(arg(1), b"").expect("marker written");
+                "OK".into()
+            }
+            "wait" => wait_for_file(Path::new(arg(1))),
+            // This process withdraws consent itself (ov_telemetry_set_consent(dir, false)).
+            "optout" => match telemetry.config_dir() {
+                Some(dir) => outcome(consent::set(dir, false).map(|_| ())),
+                None => "NO-DIR".into(),
+            },
+            // Frees the handle (shutdown with timeout 0 if needed) and times it.
+            "free" => {
+                let old = std::mem::replace(
+                    &mut telemetry,
+                    Telemetry::init(&disabled(&options)).expect("a disabled handle"),
+                );
+                drop(old);
+                "OK".into()
+            }
+            // n × (init, one event labelled <pid>-<i>, shutdown(0), free): a tool run many
+            // times in a row, in one process.
+            "cycles" => {
+                let n: usize = arg(1).parse().unwrap_or(1);
+                let mut ok = 0;
+                for i in 0..n {
+                    let t = Telemetry::init(&options).expect("init");
+                    let label = format!("{}-{i}", std::process::id());
+                    if t.send_event("probe", "cycle", &label, 1).is_ok() {
+                        ok += 1;
+                    }
+                    let _ = t.shutdown(Duration::ZERO);
+                    drop(t);
+                }
+                format!("OK {ok}")
+            }
             "fork" => fork_and_send(&telemetry),
             other => format!("unknown step {other}"),
         };
         println!("{step} {result} {}us", started.elapsed().as_micros());
     }
+}
+
+/// Options that give a disabled handle, to stand in for a freed one: a config directory
+/// that cannot exist holds no decision, and nothing is created there.
+fn disabled(options: &Options) -> Options {
+    let mut off = options.clone();
+    off.config_dir = Some(std::env::temp_dir().join("ovt-probe-no-such-dir/intel"));
+    off
+}
+
+fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        if Instant::now() > deadline {
+            return "WAIT-TIMEOUT".into();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    "OK".into()
 }
 
 #[cfg(unix)]

@@ -6,27 +6,87 @@
  * Conventions: every function returns an ov_telemetry_status_e unless documented as
  * infallible; none unwinds or aborts; NULL pointers and invalid UTF-8 give
  * OV_TELEMETRY_STATUS_INVALID_ARGUMENT; all functions are safe to call from any thread.
+ *
+ * Evolution: a newer library may return status and consent values not listed here; a
+ * status below 0 is a failure, 0 and above is not fatal and comes with a valid `*out` (see
+ * ov_telemetry_status_e). The dlopen table only grows: check fields marked "Since" with
+ * OV_TELEMETRY_API_HAS() (see ov_telemetry_api_t). Needs C99 or newer, or C++.
  */
 
 #ifndef OPENVINO_TELEMETRY_H
 #define OPENVINO_TELEMETRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#if !defined(__cplusplus) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L)
+#error "openvino_telemetry.h needs C99 or newer, or C++"
+#endif
+
+/**
+ * The library's major version (Cargo.toml).
+ */
 #define OV_TELEMETRY_VERSION_MAJOR 1
+
+/**
+ * The library's minor version (Cargo.toml).
+ */
 #define OV_TELEMETRY_VERSION_MINOR 0
+
+/**
+ * The library's patch version (Cargo.toml).
+ */
 #define OV_TELEMETRY_VERSION_PATCH 0
+
+/**
+ * The version as one number: MAJOR * 1000000 + MINOR * 1000 + PATCH (see
+ * OV_TELEMETRY_MAKE_VERSION()).
+ */
+#define OV_TELEMETRY_VERSION_NUMBER 1000000
+
+/**
+ * The ABI version this library provides through ov_telemetry_get_api().
+ */
+#define OV_TELEMETRY_ABI_VERSION 1
+
+/**
+ * The largest queue capacity accepted by ov_telemetry_options_set_queue_capacity().
+ */
+#define OV_TELEMETRY_MAX_QUEUE_CAPACITY 1000000
+
+/** The library's version as a string (what ov_telemetry_version() returns). */
 #define OV_TELEMETRY_VERSION "1.0.0"
 
-/** The ABI version of ov_telemetry_api_t this header describes (see ov_telemetry_get_api()). */
-#define OV_TELEMETRY_ABI_VERSION 1
-/** The largest capacity ov_telemetry_options_set_queue_capacity() accepts. */
-#define OV_TELEMETRY_MAX_QUEUE_CAPACITY 1000000
+/** A version as one number, the encoding of OV_TELEMETRY_VERSION_NUMBER and
+ * ov_telemetry_version_number(); usable in #if. */
+#define OV_TELEMETRY_MAKE_VERSION(major, minor, patch) \
+  ((major) * 1000000u + (minor) * 1000u + (patch))
+
+/** True when this header is version major.minor.patch or newer; usable in #if. For the
+ * library actually loaded, compare ov_telemetry_version_number() with
+ * OV_TELEMETRY_MAKE_VERSION(). */
+#define OV_TELEMETRY_VERSION_AT_LEAST(major, minor, patch) \
+  (OV_TELEMETRY_VERSION_NUMBER >= OV_TELEMETRY_MAKE_VERSION(major, minor, patch))
+
+/** True when the table `api` (non-NULL, from ov_telemetry_get_api()) has the field `field`:
+ * its struct_size covers it. Check every field marked "Since" before calling it. */
+#define OV_TELEMETRY_API_HAS(api, field) \
+  ((api)->struct_size >= offsetof(ov_telemetry_api_t, field) + sizeof((api)->field))
 
 
 /**
- * Result of every fallible call. Values are fixed forever.
+ * Result of every fallible call. Values are fixed forever; a newer library may return
+ * values this header does not list, so a caller never switches on the value alone:
+ * - below 0 is a failure (nothing was done; see ov_telemetry_last_error()),
+ * - 0 and above is not fatal: the call did its job or, by design, part of it (DISABLED,
+ *   QUEUE_FULL, TIMEOUT, and any positive value added later); carry on,
+ * - whenever the status is 0 or above, an output parameter (`*out`) holds a valid object
+ *   the caller owns and must free; below 0, `*out` is left untouched,
+ * - ov_telemetry_status_message() describes any value, known or not.
+ *
+ * In C the type is `int32_t` (C23 and C++: an enum with `int32_t` underneath), so an
+ * unknown value is representable and safe to hold.
  */
 enum ov_telemetry_status_e
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -75,7 +135,9 @@ typedef int32_t ov_telemetry_status_e;
 #endif // __cplusplus
 
 /**
- * The stored consent decision.
+ * The stored consent decision. A newer library may return a value this header does not
+ * list: only OV_TELEMETRY_CONSENT_ACCEPTED means the user said yes; treat any other value
+ * as no consent (and ask again only on OV_TELEMETRY_CONSENT_UNDECIDED).
  */
 enum ov_telemetry_consent_e
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -117,11 +179,22 @@ typedef struct ov_telemetry_t ov_telemetry_t;
 
 /**
  * The whole API v1 as function pointers, for programs that load the library with
- * dlopen() and look up only ov_telemetry_get_api(). Fields are only ever appended;
- * `struct_size` tells how many a library provides.
+ * dlopen() and look up only ov_telemetry_get_api().
+ *
+ * Evolution: fields are only ever appended (never removed, reordered or retyped), and
+ * `abi_version` stays 1. `struct_size` is the size of the library's table, which may be
+ * larger than this header's `sizeof(ov_telemetry_api_t)` (a newer library) or smaller (an
+ * older one): before calling a field marked "Since", check it with
+ * `OV_TELEMETRY_API_HAS(api, field)`. Fields without a note are in every version.
  */
 typedef struct ov_telemetry_api_t {
+  /**
+   * The ABI version of this table: 1.
+   */
   uint32_t abi_version;
+  /**
+   * The size in bytes of the library's table; see OV_TELEMETRY_API_HAS().
+   */
   uint32_t struct_size;
   ov_telemetry_status_e (*options_create)(struct ov_telemetry_options_t**);
   ov_telemetry_status_e (*options_set_app)(struct ov_telemetry_options_t*, const char*, const char*);
@@ -150,13 +223,29 @@ typedef struct ov_telemetry_api_t {
   ov_telemetry_status_e (*end_session)(struct ov_telemetry_t*, const char*);
   ov_telemetry_status_e (*flush)(struct ov_telemetry_t*, uint32_t);
   ov_telemetry_status_e (*shutdown)(struct ov_telemetry_t*, uint32_t);
-  void (*free)(struct ov_telemetry_t*);
+  /**
+   * ov_telemetry_free(). Not named `free`: a C library may define `free` as a
+   * function-like macro (MSVC's debug CRT does), which would rewrite `api->free(t)`.
+   */
+  void (*handle_free)(struct ov_telemetry_t*);
   ov_telemetry_consent_e (*get_consent)(const char*);
   ov_telemetry_status_e (*set_consent)(const char*, bool);
   const char *(*status_message)(int32_t);
   const char *(*last_error)(void);
   const char *(*version)(void);
+  /**
+   * ov_telemetry_version_number(). Since 1.1.
+   */
+  uint32_t (*version_number)(void);
 } ov_telemetry_api_t;
+
+/**
+ * The type of ov_telemetry_get_api(), for the pointer dlsym() returns. ISO C has no
+ * conversion from `void *` to a function pointer (POSIX guarantees they share a
+ * representation), so copy it: `void *sym = dlsym(lib, "ov_telemetry_get_api");
+ * ov_telemetry_get_api_fn get_api; memcpy(&get_api, &sym, sizeof get_api);`
+ */
+typedef const struct ov_telemetry_api_t *(*ov_telemetry_get_api_fn)(uint32_t abi_version);
 
 #ifdef __cplusplus
 extern "C" {
@@ -362,6 +451,15 @@ const char *ov_telemetry_version(void);
  * provide. Static: never free it. Never blocks. Infallible. Thread-safe.
  */
 const struct ov_telemetry_api_t *ov_telemetry_get_api(uint32_t abi_version);
+
+/**
+ * The library's version as one number, MAJOR * 1000000 + MINOR * 1000 + PATCH (1.2.3 is
+ * 1002003): compare it with OV_TELEMETRY_MAKE_VERSION(), e.g.
+ * `ov_telemetry_version_number() >= OV_TELEMETRY_MAKE_VERSION(1, 1, 0)`. Equal to
+ * OV_TELEMETRY_VERSION_NUMBER of the header the library was built with. Since 1.1.
+ * Never blocks. Infallible. Thread-safe.
+ */
+uint32_t ov_telemetry_version_number(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::dialog;
 use crate::error::{Error, Result};
-use crate::{files, identity, spool, stats};
+use crate::{files, identity};
 
 pub const CONSENT_FILE: &str = "openvino_telemetry";
 const CONSENT_READ_LIMIT: usize = 4096;
@@ -83,10 +83,20 @@ pub fn config_dir(given: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Reads the stored decision. The second value explains a file that counts as declined
-/// because it is empty, malformed or unreadable.
+/// because it is empty, malformed or unreadable. A file that reads as neither `1` nor `0`
+/// is re-read for a moment first (the Python client rewrites it in place:
+/// [`files::SETTLE_WAIT`]). A decline found here removes this library's own files, which
+/// a Python opt-out does not know about.
 pub fn read(dir: &Path) -> (Consent, Option<String>) {
+    let read = read_settled(dir, files::SETTLE_WAIT);
+    crate::store::observe(dir, read.0);
+    read
+}
+
+/// [`read`] with a given wait for a file being rewritten, and nothing deleted.
+pub fn read_settled(dir: &Path, settle: Duration) -> (Consent, Option<String>) {
     let path = dir.join(CONSENT_FILE);
-    match files::read_limited(&path, CONSENT_READ_LIMIT) {
+    match files::read_settled(&path, CONSENT_READ_LIMIT, settle, |b| parse(b).is_some()) {
         Ok(None) => (Consent::Undecided, None),
         Ok(Some(bytes)) => parse(&bytes).map_or_else(
             || {
@@ -134,11 +144,16 @@ pub fn write(dir: &Path, accepted: bool) -> Result<()> {
 }
 
 /// Changes the decision the way `opt_in_out` does. Accepting writes `1` and a new client
-/// id; declining writes `0` and deletes the client id (both names), `stats` and the spool.
-/// Returns the decision that was stored before.
+/// id; declining writes `0` first, then deletes the client id (both names), `stats` and
+/// everything kept on disk. Returns the decision that was stored before. Taken under the
+/// directory lock when it can be had within a second (an init in progress then sees the
+/// change whole); the user's decision is applied even when it cannot.
 pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
-    let (previous, _) = read(dir);
+    let (previous, _) = read_settled(dir, files::SETTLE_WAIT);
+    files::ensure_dir(dir)?;
+    let _lock = files::DirLock::acquire(dir, files::STATS_LOCK_WAIT).ok();
     write(dir, accepted)?;
+    crate::store::consent_changed_here();
     if accepted {
         identity::regenerate(dir)?;
     } else {
@@ -149,9 +164,7 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
 
 /// Deletes what only exists with consent: client id, usage statistics, queued events.
 pub fn forget_everything_but_the_decision(dir: &Path) -> Result<()> {
-    identity::forget(dir)?;
-    files::remove(dir, stats::STATS_FILE)?;
-    spool::discard(dir)
+    crate::store::forget_everything_but_the_decision(dir)
 }
 
 /// Reads environment variables; tests pass a map instead of the process environment.
@@ -286,7 +299,7 @@ pub fn decide(options: &DecideOptions, env: &dyn Env) -> Decision {
             dir.display()
         )));
     }
-    match read(dir) {
+    match read_settled(dir, files::SETTLE_WAIT) {
         (Consent::Accepted, _) => Decision {
             enabled: true,
             reason: Reason::File(Consent::Accepted),
@@ -329,6 +342,7 @@ fn ask(dir: &Path, mut terminal: dialog::Terminal, timeout: Duration) -> Decisio
 mod tests {
     use super::*;
     use crate::testing::temp_dir;
+    use crate::{spool, stats};
     use std::collections::HashMap;
     use std::fs;
 

@@ -69,9 +69,12 @@
 //!   match must not be word characters (alphanumeric or `_`). So user `bob` scrubs
 //!   `bob's` and `/home/bob` but not `bobby` or `bob_x`. Names shorter than two characters
 //!   are ignored.
-//! - Matching is exact (case-sensitive), on the text as given.
+//! - Matching ignores letter case (`ALICE`, `C:\\USERS\\Alice`): case-insensitive file
+//!   systems (Windows, macOS) make other spellings of a home common.
+//! - Only the part of a message that can reach the wire is looked at: the first 100
+//!   characters of the scrubbed text ([`Scrubber::scrub_prefix`]); matches are judged on
+//!   the whole text around them, so a cut never leaves half a name.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -151,7 +154,26 @@ pub struct Event {
     pub session_id: Arc<str>,
     /// Unix time in microseconds at the moment the host called send.
     pub timestamp_micros: u64,
+    /// Whether `label` still needs scrubbing (an error or trace sent before the scrubber
+    /// was ready).
+    pub scrub: ScrubState,
 }
+
+/// Whether an event's label is final or still a raw copy to scrub before it leaves memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScrubState {
+    /// Scrubbed and normalised (or never needed it).
+    #[default]
+    Done,
+    /// A raw copy of at most [`RAW_TEXT_LIMIT`] bytes of the host's text; `complete` is
+    /// false when the text was longer and this is its beginning.
+    Raw { complete: bool },
+}
+
+/// The most of an error message or trace copied on the host's thread while the scrubber is
+/// not ready yet. Only the first 100 characters after scrubbing are sent; this leaves room
+/// for homes replaced by `~` before them.
+pub const RAW_TEXT_LIMIT: usize = 16 * 1024;
 
 /// The consent state before an opt-in, as reported in the `accepted` event's label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +199,46 @@ impl Event {
             count: 1,
             session_id,
             timestamp_micros,
+            scrub: ScrubState::Done,
+        }
+    }
+
+    /// An error (`error_`) or stack trace (`stack_trace`) report of the host's `text`.
+    /// With the scrubber, the label is the scrubbed text's first 100 characters, computed
+    /// from no more of `text` than they need. Without it (not built yet), the label is a
+    /// raw copy of at most [`RAW_TEXT_LIMIT`] bytes, finished by [`Event::finish_scrub`]
+    /// before the event is sent, printed or written anywhere.
+    pub fn report(
+        name: &str,
+        category: &str,
+        text: &str,
+        scrubber: Option<&Scrubber>,
+        session_id: Arc<str>,
+        ts: u64,
+    ) -> Event {
+        match scrubber {
+            Some(scrubber) => {
+                let label = normalise_value(&scrubber.scrub_prefix(text, MAX_VALUE_CHARS, true));
+                Event::fixed(name, category, label, session_id, ts)
+            }
+            None => {
+                let cut = floor_char_boundary(text, RAW_TEXT_LIMIT);
+                let mut event =
+                    Event::fixed(name, category, text[..cut].to_owned(), session_id, ts);
+                event.scrub = ScrubState::Raw {
+                    complete: cut == text.len(),
+                };
+                event
+            }
+        }
+    }
+
+    /// Scrubs and normalises a raw label (see [`Event::report`]); a no-op otherwise.
+    pub fn finish_scrub(&mut self, scrubber: &Scrubber) {
+        if let ScrubState::Raw { complete } = self.scrub {
+            self.label =
+                normalise_value(&scrubber.scrub_prefix(&self.label, MAX_VALUE_CHARS, complete));
+            self.scrub = ScrubState::Done;
         }
     }
 
@@ -204,6 +266,7 @@ impl Event {
             count: value,
             session_id,
             timestamp_micros,
+            scrub: ScrubState::Done,
         })
     }
 
@@ -556,6 +619,10 @@ pub struct Scrubber {
     homes: Vec<String>,
     /// Longest first, no duplicates.
     users: Vec<String>,
+    /// The same, lower-cased: matching ignores letter case (Windows and macOS file
+    /// systems do, and a name is as telling in capitals).
+    homes_folded: Vec<String>,
+    users_folded: Vec<String>,
 }
 
 impl fmt::Debug for Scrubber {
@@ -596,9 +663,14 @@ impl Scrubber {
             .filter(|u| u.chars().count() >= 2)
             .map(str::to_owned)
             .collect();
+        let homes = longest_first(homes);
+        let users = longest_first(users);
+        let folded = |list: &[String]| longest_first(list.iter().map(|n| fold(n)).collect());
         Scrubber {
-            homes: longest_first(homes),
-            users: longest_first(users),
+            homes_folded: folded(&homes),
+            users_folded: folded(&users),
+            homes,
+            users,
         }
     }
 
@@ -646,12 +718,126 @@ impl Scrubber {
     }
 
     /// `text` with every home directory replaced by `~` and every user name (as a whole
-    /// word) by `<user>`. When nothing matches this costs one substring search per home
-    /// and user name, then one copy.
+    /// word) by `<user>`, letter case ignored.
     pub fn scrub(&self, text: &str) -> String {
-        let without_homes = replace_bounded(text, &self.homes, "~", home_ends_at);
-        replace_bounded(&without_homes, &self.users, "<user>", is_whole_word).into_owned()
+        self.scrub_prefix(text, usize::MAX, true)
     }
+
+    /// The first `max_chars` characters of the scrubbed `text`, looking at no more of
+    /// `text` than those need: a 10 MB message costs what a short one does. Matches are
+    /// judged on the whole text around them, so a name is never cut in half. When `text`
+    /// is itself a cut copy (`complete` false), its last [`Scrubber::margin`] bytes are
+    /// dropped unread: a name starting there might continue past the cut.
+    pub fn scrub_prefix(&self, text: &str, max_chars: usize, complete: bool) -> String {
+        let usable = if complete {
+            text.len()
+        } else {
+            floor_char_boundary(text, text.len().saturating_sub(self.margin()))
+        };
+        let mut out = String::new();
+        let mut out_chars = 0usize;
+        let mut pos = 0usize;
+        while out_chars < max_chars && pos < usable {
+            // Only a match starting within the characters still to be produced matters.
+            let window_end = advance_chars(text, pos, max_chars - out_chars).min(usable);
+            match self.first_match(text, pos, window_end) {
+                Some((start, end, with)) => {
+                    out.push_str(&text[pos..start]);
+                    out.push_str(with);
+                    out_chars += text[pos..start].chars().count() + with.chars().count();
+                    pos = end;
+                }
+                None => {
+                    out.push_str(&text[pos..window_end]);
+                    out_chars += text[pos..window_end].chars().count();
+                    pos = window_end;
+                }
+            }
+        }
+        out
+    }
+
+    /// How many bytes at the end of a cut copy may hold the start of a name that
+    /// continues past the cut: the longest name (4 bytes a character, as a letter's other
+    /// case may be longer) plus the characters a boundary check looks at.
+    pub fn margin(&self) -> usize {
+        let longest = self
+            .homes
+            .iter()
+            .chain(&self.users)
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
+        longest * 4 + 8
+    }
+
+    /// The earliest accepted match starting in `text[from..before]`: (start, end,
+    /// replacement). Homes win over user names at the same start, longer over shorter.
+    fn first_match(
+        &self,
+        text: &str,
+        from: usize,
+        before: usize,
+    ) -> Option<(usize, usize, &'static str)> {
+        for (start, _) in text[from..before].char_indices() {
+            let start = from + start;
+            for home in &self.homes_folded {
+                if let Some(end) = match_folded(text, start, home) {
+                    if home_ends_at(text, start, end) {
+                        return Some((start, end, "~"));
+                    }
+                }
+            }
+            for user in &self.users_folded {
+                if let Some(end) = match_folded(text, start, user) {
+                    if is_whole_word(text, start, end) {
+                        return Some((start, end, "<user>"));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `s` in lower case, the form names are compared in.
+fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// The end of a match of `folded` (a lower-cased name) at `text[start..]`, letter case
+/// ignored; `None` when there is none. A character whose lower case is several characters
+/// must match all of them.
+fn match_folded(text: &str, start: usize, folded: &str) -> Option<usize> {
+    let mut want = folded.chars();
+    for (i, c) in text[start..].char_indices() {
+        for lower in c.to_lowercase() {
+            if want.next() != Some(lower) {
+                return None;
+            }
+        }
+        if want.as_str().is_empty() {
+            return Some(start + i + c.len_utf8());
+        }
+    }
+    None
+}
+
+/// The byte index `n` characters after `from` (the end of the text if it is shorter).
+fn advance_chars(text: &str, from: usize, n: usize) -> usize {
+    text[from..]
+        .char_indices()
+        .nth(n)
+        .map_or(text.len(), |(i, _)| from + i)
+}
+
+/// The largest character boundary at or below `index`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut i = index.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// The account database's (user name, home directory) for the real user id.
@@ -717,64 +903,6 @@ fn home_ends_at(text: &str, _start: usize, end: usize) -> bool {
 fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     !text[..start].chars().next_back().is_some_and(is_word_char)
         && !text[end..].chars().next().is_some_and(is_word_char)
-}
-
-type Boundary = fn(&str, usize, usize) -> bool;
-
-/// First occurrence of `needle` at or after `from` that `accept` takes.
-fn find_accepted(text: &str, needle: &str, mut from: usize, accept: Boundary) -> Option<usize> {
-    while let Some(i) = text.get(from..)?.find(needle) {
-        let start = from + i;
-        if accept(text, start, start + needle.len()) {
-            return Some(start);
-        }
-        // Step one character, not the needle's length: an overlapping occurrence may pass.
-        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
-    }
-    None
-}
-
-/// Replaces every accepted occurrence of any of `needles` (longest first) by `with`, in one
-/// left-to-right pass, so replacements are never matched again. Borrows when nothing matches.
-fn replace_bounded<'t>(
-    text: &'t str,
-    needles: &[String],
-    with: &str,
-    accept: Boundary,
-) -> Cow<'t, str> {
-    let mut next: Vec<Option<usize>> = needles
-        .iter()
-        .map(|n| find_accepted(text, n, 0, accept))
-        .collect();
-    let mut out = String::new();
-    let mut copied = 0usize;
-    let mut matched = false;
-    // Earliest match wins; at equal starts the longer needle (earlier in the list) wins.
-    while let Some((index, start)) = next
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.map(|s| (i, s)))
-        .min_by_key(|&(i, s)| (s, i))
-    {
-        let end = start + needles[index].len();
-        if !matched {
-            matched = true;
-            out.reserve(text.len());
-        }
-        out.push_str(&text[copied..start]);
-        out.push_str(with);
-        copied = end;
-        for (i, slot) in next.iter_mut().enumerate() {
-            if slot.is_some_and(|s| s < end) {
-                *slot = find_accepted(text, &needles[i], end, accept);
-            }
-        }
-    }
-    if !matched {
-        return Cow::Borrowed(text);
-    }
-    out.push_str(&text[copied..]);
-    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -966,6 +1094,7 @@ mod tests {
                 count: 42,
                 session_id: sid(),
                 timestamp_micros: TS,
+                scrub: ScrubState::Done,
             }
         );
         let s = Event::session_start("c", sid(), TS);
@@ -1352,7 +1481,7 @@ mod tests {
     #[test]
     fn scrub_without_match_returns_the_same_text() {
         let s = scrubber();
-        for text in ["", "nothing here", "/home/al/x", "malice", "ALICE", "ü😀"] {
+        for text in ["", "nothing here", "/home/al/x", "malice", "MALICE", "ü😀"] {
             assert_eq!(s.scrub(text), text);
         }
         let huge = "no match ".repeat(1_000_000);
@@ -1384,6 +1513,69 @@ mod tests {
         // Debug output reveals nothing.
         let shown = format!("{:?}", scrubber());
         assert!(!shown.contains("alice"), "{shown}");
+    }
+
+    #[test]
+    fn scrub_ignores_letter_case_of_homes_and_names() {
+        let s = Scrubber::new(
+            vec!["/home/alice".to_owned(), r"C:\Users\Alice".to_owned()],
+            vec!["alice".to_owned()],
+        );
+        assert_eq!(s.scrub("ALICE Alice aLiCe"), "<user> <user> <user>");
+        assert_eq!(s.scrub("open /HOME/ALICE/x"), "open ~/x");
+        assert_eq!(s.scrub(r"at c:\users\ALICE\m.xml"), r"at ~\m.xml");
+        assert_eq!(s.scrub("MALICE /HOME/ALICEX"), "MALICE /HOME/ALICEX");
+        // A letter whose other case has another length in UTF-8 (Kelvin sign, 3 bytes).
+        let k = Scrubber::new(vec![], vec!["kim".to_owned()]);
+        assert_eq!(k.scrub("\u{212A}IM was here"), "<user> was here");
+    }
+
+    #[test]
+    fn scrub_prefix_reads_only_what_it_needs_and_never_cuts_a_name() {
+        let s = scrubber();
+        // The result is the first 100 characters of what the full scrub gives.
+        let text = format!("{}/home/alice/x alice {}", "a ".repeat(40), "b".repeat(300));
+        let full = s.scrub(&text);
+        let cut: String = full.chars().take(100).collect();
+        assert_eq!(s.scrub_prefix(&text, 100, true), cut);
+        // A name straddling character 100 is still recognised as a whole.
+        let text = format!("{}alice tail", "z ".repeat(49));
+        let scrubbed = s.scrub_prefix(&text, 100, true);
+        assert!(!scrubbed.to_lowercase().contains("ali"), "{scrubbed}");
+        // Homes shrink to `~`: text far past character 100 can reach the output.
+        let text = "/home/alice/".repeat(200) + "alice";
+        let scrubbed = s.scrub_prefix(&text, 100, true);
+        assert_eq!(scrubbed.chars().count(), 100);
+        assert!(!scrubbed.contains("alice"), "{scrubbed}");
+        // A cut copy never shows the piece of a name at its end.
+        let text = "/home/alice/".repeat(1000);
+        let cut_copy = &text[..RAW_TEXT_LIMIT.min(text.len()) - 3];
+        assert!(cut_copy.ends_with("/home/ali"));
+        let scrubbed = s.scrub_prefix(cut_copy, usize::MAX, false);
+        assert!(!scrubbed.contains("ali"), "{scrubbed}");
+        // A huge message costs what a short one does (100 characters produced).
+        let huge = "no match ".repeat(1_000_000);
+        assert_eq!(s.scrub_prefix(&huge, 100, true), huge[..100]);
+    }
+
+    #[test]
+    fn report_scrubs_now_or_later_with_the_same_result() {
+        let s = scrubber();
+        let text = format!(
+            "failed in /home/alice/m.xml for ALICE {}",
+            "x".repeat(50_000)
+        );
+        let now = Event::report("error_", "c", &text, Some(&s), sid(), TS);
+        let mut later = Event::report("error_", "c", &text, None, sid(), TS);
+        assert_eq!(later.scrub, ScrubState::Raw { complete: false });
+        assert!(later.label.len() <= RAW_TEXT_LIMIT);
+        later.finish_scrub(&s);
+        assert_eq!(later, now);
+        let prefix = "failed in ~/m.xml for <user> ";
+        assert_eq!(
+            now.label,
+            format!("{prefix}{}", "x".repeat(100 - prefix.len()))
+        );
     }
 
     #[test]

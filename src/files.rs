@@ -94,6 +94,80 @@ pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// How long a reader waits for a shared file that reads as empty or invalid before calling it
+/// corrupt. The Python client rewrites `openvino_telemetry`, `openvino_ga_cid` and `stats`
+/// in place (`open(path, "w")` truncates, then one small write follows): the file is empty
+/// or partial for microseconds, or for as long as that writer is descheduled between the
+/// two calls — a few scheduler slices on a loaded machine. 100 ms covers that with a wide
+/// margin, and is only ever spent on a file that is really broken.
+pub const SETTLE_WAIT: Duration = Duration::from_millis(100);
+
+/// Reads like [`read_limited`]; content that `valid` refuses (empty, or half-written by
+/// another client rewriting the file in place) is read again, every millisecond, until it
+/// is valid or `wait` has passed. Returns the last content read: only a file that *stays*
+/// invalid is returned invalid.
+pub fn read_settled(
+    path: &Path,
+    limit: usize,
+    wait: Duration,
+    valid: impl Fn(&[u8]) -> bool,
+) -> Result<Option<Vec<u8>>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let read = read_limited(path, limit);
+        let settled = match &read {
+            Ok(Some(bytes)) => valid(bytes),
+            // Missing: our writers rename, the Python client truncates; neither deletes
+            // on the way to a new content. An error (too large, a link) is not transient.
+            Ok(None) | Err(_) => true,
+        };
+        if settled || Instant::now() >= deadline {
+            return read;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Creates `dir/name` with `contents` only if it does not exist (mode `0600`, never
+/// replacing a file another process — this library or the Python client — has just
+/// created). Returns false when the file already existed.
+pub fn write_new(dir: &Path, name: &str, contents: &[u8]) -> Result<bool> {
+    let target = dir.join(name);
+    let (tmp_path, mut tmp) = create_temp(dir, name)?;
+    let written = tmp.write_all(contents).and_then(|()| tmp.flush());
+    drop(tmp);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(Error::io("write", &target, e));
+    }
+    // A hard link appears complete and fails if the target exists: no window where the
+    // file is empty, and no replacing of a file that appeared meanwhile.
+    let linked = fs::hard_link(&tmp_path, &target);
+    let _ = fs::remove_file(&tmp_path);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(_) => {
+            // File systems without hard links: fall back to an exclusive create.
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600).custom_flags(libc::O_CLOEXEC);
+            }
+            match options.open(&target) {
+                Ok(mut file) => file
+                    .write_all(contents)
+                    .map(|()| true)
+                    .map_err(|e| Error::io("write", &target, e)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(Error::io("create", &target, e)),
+            }
+        }
+    }
+}
+
 /// Replaces `dir/name` atomically with `contents`; the new file has mode `0600`.
 pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
     let target = dir.join(name);

@@ -44,8 +44,19 @@ pub fn is_valid_uuid(text: &str) -> bool {
         })
 }
 
+fn is_valid_id_file(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|text| is_valid_uuid(text.trim()))
+}
+
+/// The id in `dir/name`; a file found empty or invalid is re-read for a moment first
+/// (the Python client rewrites it in place), so only a file that stays invalid is.
 fn read_id(dir: &Path, name: &str) -> Option<String> {
-    let bytes = files::read_limited(&dir.join(name), ID_READ_LIMIT).ok()??;
+    read_id_within(dir, name, files::SETTLE_WAIT)
+}
+
+fn read_id_within(dir: &Path, name: &str, settle: std::time::Duration) -> Option<String> {
+    let bytes =
+        files::read_settled(&dir.join(name), ID_READ_LIMIT, settle, is_valid_id_file).ok()??;
     let text = String::from_utf8(bytes).ok()?;
     let id = text.trim();
     is_valid_uuid(id).then(|| id.to_string())
@@ -56,17 +67,35 @@ pub fn peek(dir: &Path) -> Option<String> {
     read_id(dir, CLIENT_ID_FILE).or_else(|| read_id(dir, LEGACY_CLIENT_ID_FILE))
 }
 
+/// The id under the current name only, re-reading a file being rewritten for at most
+/// `settle` (the gate's check: a handle's id must still be the one on disk).
+pub fn read_settled(dir: &Path, settle: std::time::Duration) -> Option<String> {
+    read_id_within(dir, CLIENT_ID_FILE, settle)
+}
+
 /// The client id to use: the stored one, the legacy one migrated to the new name, or a new
-/// one when neither is valid.
-pub fn load_or_create(dir: &Path) -> Result<String> {
+/// one when neither is valid. Called under the directory lock ([`crate::store::open`]). A
+/// missing id is created without replacing one that appears meanwhile (the Python client
+/// does not take our lock): two creators end with one id. Only a file that stays invalid
+/// is replaced.
+///
+/// Returns the id and whether it is new (neither file held a valid one).
+pub fn load_or_create(dir: &Path) -> Result<(String, bool)> {
     if let Some(id) = read_id(dir, CLIENT_ID_FILE) {
-        return Ok(id);
+        return Ok((id, false));
     }
-    if let Some(id) = read_id(dir, LEGACY_CLIENT_ID_FILE) {
-        files::write_atomic(dir, CLIENT_ID_FILE, id.as_bytes())?;
-        return Ok(id);
+    let legacy = read_id(dir, LEGACY_CLIENT_ID_FILE);
+    let created = legacy.is_none();
+    let id = legacy.unwrap_or_else(new_uuid_v4);
+    if files::write_new(dir, CLIENT_ID_FILE, id.as_bytes())? {
+        return Ok((id, created));
     }
-    regenerate(dir)
+    // Something is there: the id another client just created, or a broken file.
+    if let Some(theirs) = read_id(dir, CLIENT_ID_FILE) {
+        return Ok((theirs, false));
+    }
+    files::write_atomic(dir, CLIENT_ID_FILE, id.as_bytes())?;
+    Ok((id, created))
 }
 
 /// Writes a new client id (used at every opt-in).
@@ -111,7 +140,7 @@ mod tests {
     fn invalid_id_is_regenerated_and_legacy_is_migrated() {
         let dir = temp_dir("identity");
         fs::write(dir.join(CLIENT_ID_FILE), "not-a-uuid").unwrap();
-        let id = load_or_create(&dir).unwrap();
+        let id = load_or_create(&dir).unwrap().0;
         assert!(is_valid_uuid(&id));
         assert_eq!(fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(), id);
 
@@ -119,13 +148,13 @@ mod tests {
         fs::remove_file(dir.join(CLIENT_ID_FILE)).unwrap();
         fs::write(dir.join(LEGACY_CLIENT_ID_FILE), format!("{legacy}\n")).unwrap();
         assert_eq!(peek(&dir).as_deref(), Some(legacy));
-        assert_eq!(load_or_create(&dir).unwrap(), legacy);
+        assert_eq!(load_or_create(&dir).unwrap().0, legacy);
         assert_eq!(
             fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap(),
             legacy
         );
         // The stored id is kept from then on.
-        assert_eq!(load_or_create(&dir).unwrap(), legacy);
+        assert_eq!(load_or_create(&dir).unwrap().0, legacy);
         forget(&dir).unwrap();
         assert!(!dir.join(CLIENT_ID_FILE).exists());
         assert!(!dir.join(LEGACY_CLIENT_ID_FILE).exists());
@@ -136,10 +165,10 @@ mod tests {
     #[test]
     fn regenerate_makes_a_new_id() {
         let dir = temp_dir("identity");
-        let first = load_or_create(&dir).unwrap();
+        let first = load_or_create(&dir).unwrap().0;
         let second = regenerate(&dir).unwrap();
         assert_ne!(first, second);
-        assert_eq!(load_or_create(&dir).unwrap(), second);
+        assert_eq!(load_or_create(&dir).unwrap().0, second);
         fs::remove_dir_all(dir).unwrap();
     }
 }

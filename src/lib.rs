@@ -13,6 +13,7 @@ pub mod identity;
 pub mod sender;
 pub mod spool;
 pub mod stats;
+pub mod store;
 pub mod telemetry;
 pub mod transport;
 

@@ -8,9 +8,17 @@
 //! everything queued is delivered or their deadline passes, whatever the network does.
 //!
 //! Events that cannot be delivered — retries exhausted, or still queued or in flight when
-//! `shutdown`'s deadline passes — are handed to one place, the [`Sink`] (the spool).
-//! Delivery is at least once: a batch whose request is still in flight at the deadline is
-//! handed over too, and may also arrive.
+//! `shutdown`'s deadline passes — are handed to one place, [`Disk::keep`] (a new pending
+//! file, written without waiting for any lock). Delivery is at least once: a batch whose
+//! request is still in flight at the deadline is handed over too, and may also arrive.
+//!
+//! Consent is live: [`Disk::allows`] is asked before every request. Once it refuses, the
+//! sender is *withdrawn*: what is queued or in flight is dropped (counted in `discarded`),
+//! nothing more is written, and `push` returns `Disabled`.
+//!
+//! An event is always somewhere a shutdown can see it: in the queue, in `in_flight`
+//! (moved there in the same critical section that takes it from the queue), or in a
+//! hand-off still running (`handing_off`, which `flush` and `shutdown` wait for).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,9 +26,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
-use crate::event::{self, Common, Event};
+use crate::event::{self, Common, Event, Scrubber};
 use crate::files::random_u32;
+use crate::store::Kept;
 use crate::transport::{Outcome, Transport};
 
 /// Default queue capacity (events).
@@ -28,9 +39,21 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 /// Events per request, GA4's limit.
 pub const MAX_BATCH: usize = 25;
 
-/// Where undeliverable events go (the spool). Called from the worker or from `shutdown`;
-/// returns false when the events could not be kept (a full disk, say).
-pub type Sink = Box<dyn Fn(Vec<Event>) -> bool + Send + Sync>;
+/// Asked before every request: the client id to send under, or `None` once consent is gone.
+pub type AllowsFn = Box<dyn Fn() -> Option<String> + Send + Sync>;
+/// Keeps undeliverable events for a later run.
+pub type KeepFn = Box<dyn Fn(&[Event]) -> Kept + Send + Sync>;
+
+/// The shared directory as the sender sees it (DESIGN §3a; implemented by `store`).
+pub struct Disk {
+    /// Whether sending may go on — consent still `1`, the client id still the handle's —
+    /// and the client id to send under. Asked before every request, on the worker. May
+    /// wait a moment for a file being rewritten.
+    pub allows: AllowsFn,
+    /// Keeps undeliverable events for a later run. Called from the worker or from
+    /// `shutdown`/`free` (on the host's thread: never waits for a lock).
+    pub keep: KeepFn,
+}
 
 /// Events claimed from the spool, queued first; `release` runs once every one of them was
 /// delivered or handed to the sink again — and never if the sink failed to keep some
@@ -79,6 +102,9 @@ pub struct Counters {
     pub failed: u64,
     /// Requests that were tried again.
     pub retried: u64,
+    /// Accepted events dropped because consent was withdrawn (or the identity changed)
+    /// before they could be delivered or kept.
+    pub discarded: u64,
 }
 
 #[derive(Default)]
@@ -88,6 +114,7 @@ struct AtomicCounters {
     dropped: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
+    discarded: AtomicU64,
 }
 
 #[derive(Default)]
@@ -101,6 +128,8 @@ struct State {
     closing: bool,
     /// The shutdown deadline passed: the worker must stop at once.
     abandoned: bool,
+    /// The worker is writing events to disk: they are in no list, so waiters wait for it.
+    handing_off: bool,
     worker_done: bool,
 }
 
@@ -117,8 +146,13 @@ struct Shared {
     capacity: usize,
     /// (events that must be resolved, release) for the spool backlog.
     backlog: Mutex<Option<PendingRelease>>,
-    /// The sink failed to keep some event: the backlog's claim must not be released.
+    /// Keeping some event failed: the backlog's claim must not be released.
     sink_failed: AtomicBool,
+    /// Consent was withdrawn: nothing more is sent, kept or accepted.
+    withdrawn: AtomicBool,
+    disk: Disk,
+    /// Built by the worker as its first step (the account lookup may be slow).
+    scrubber: OnceLock<Scrubber>,
 }
 
 impl Shared {
@@ -127,11 +161,56 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands events to the sink, remembering a failure to keep them.
-    fn keep(&self, sink: &Sink, events: Vec<Event>) {
-        if !sink(events) {
-            self.sink_failed.store(true, Ordering::Relaxed);
+    /// Hands events to the disk, remembering a failure to keep them; a refusal (consent
+    /// withdrawn) withdraws the sender.
+    fn keep(&self, events: Vec<Event>) {
+        if self.withdrawn.load(Ordering::Acquire) {
+            self.discard(events.len());
+            return;
         }
+        match (self.disk.keep)(&events) {
+            Kept::Kept => {}
+            Kept::Failed => self.sink_failed.store(true, Ordering::Relaxed),
+            Kept::Withdrawn => {
+                self.discard(events.len());
+                self.withdraw();
+            }
+        }
+    }
+
+    /// Counts events dropped for a withdrawn consent. They had been counted as failed or
+    /// were about to be: `discarded` is the part of `failed` that was not kept.
+    fn discard(&self, n: usize) {
+        self.counters
+            .discarded
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Consent is gone: drops everything held, deletes the claimed backlog (collected under
+    /// the withdrawn consent), and refuses all further work.
+    fn withdraw(&self) {
+        if self.withdrawn.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut state = self.lock();
+        let dropped = state.queue.len() + state.in_flight.len();
+        state.queue.clear();
+        state.in_flight.clear();
+        drop(state);
+        self.counters
+            .failed
+            .fetch_add(dropped as u64, Ordering::Relaxed);
+        self.discard(dropped);
+        if let Some((_, release)) = self
+            .backlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            release();
+        }
+        self.wake.notify_all();
+        self.progress.notify_all();
     }
 
     /// Runs the backlog's release once all of its events are resolved.
@@ -155,8 +234,11 @@ impl Shared {
 /// The queue and worker of one handle.
 pub struct Sender {
     shared: Arc<Shared>,
-    sink: Arc<Sink>,
 }
+
+/// How long a hand-off on the host's thread waits for a decision file being rewritten
+/// before it counts as withdrawn: the deadline of `shutdown`/`free` comes first.
+pub const HOST_SETTLE: Duration = Duration::from_millis(2);
 
 impl Sender {
     /// Starts the worker thread.
@@ -164,7 +246,7 @@ impl Sender {
         config: SenderConfig,
         common: Common,
         transport: Box<dyn Transport>,
-        sink: Sink,
+        disk: Disk,
         backlog: Option<Backlog>,
     ) -> Result<Sender> {
         let mut queue = VecDeque::with_capacity(config.capacity.min(1024));
@@ -186,12 +268,13 @@ impl Sender {
             capacity: config.capacity.max(1),
             backlog: Mutex::new(release),
             sink_failed: AtomicBool::new(false),
+            withdrawn: AtomicBool::new(false),
+            disk,
+            scrubber: OnceLock::new(),
         });
         shared.check_backlog();
-        let sink = Arc::new(sink);
         let worker = Worker {
             shared: Arc::clone(&shared),
-            sink: Arc::clone(&sink),
             config,
             common,
             transport,
@@ -201,7 +284,30 @@ impl Sender {
             .name("ov-telemetry".into())
             .spawn(move || worker.run())
             .map_err(|e| Error::Internal(format!("cannot start the sender thread: {e}")))?;
-        Ok(Sender { shared, sink })
+        Ok(Sender { shared })
+    }
+
+    /// The scrubber, once the worker has built it.
+    pub fn scrubber(&self) -> Option<&Scrubber> {
+        self.shared.scrubber.get()
+    }
+
+    /// True once consent was found withdrawn: nothing more is accepted.
+    pub fn withdrawn(&self) -> bool {
+        self.shared.withdrawn.load(Ordering::Relaxed)
+    }
+
+    /// Asks the disk now, on this thread (after this process changed the decision), and
+    /// withdraws when consent is gone. True when sending may go on.
+    pub fn recheck(&self) -> bool {
+        if self.withdrawn() {
+            return false;
+        }
+        if (self.shared.disk.allows)().is_some() {
+            return true;
+        }
+        self.shared.withdraw();
+        false
     }
 
     /// Queues one event. Never blocks on I/O.
@@ -209,6 +315,9 @@ impl Sender {
         let mut state = self.shared.lock();
         if state.closing {
             return Err(Error::ShutDown);
+        }
+        if self.withdrawn() {
+            return Err(Error::Disabled(String::new()));
         }
         if state.queue.len() >= self.shared.capacity {
             drop(state);
@@ -239,12 +348,14 @@ impl Sender {
     }
 
     /// Stops accepting events, waits until the queue is delivered (at most `timeout`), then
-    /// stops the worker. What is left at the deadline goes to the sink. Idempotent.
+    /// stops the worker. What is left at the deadline is kept on disk, on this thread,
+    /// without waiting for any lock; a hand-off the worker is in the middle of is waited
+    /// for a few milliseconds more. Idempotent.
     pub fn shutdown(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         state.closing = true;
-        if state.queue.is_empty() && !state.busy {
+        if (state.queue.is_empty() && !state.busy) || self.withdrawn() {
             // Idle: wake the parked worker after unlocking (woken under the lock it would
             // only block on it and need a second wake-up), and return at once.
             drop(state);
@@ -266,8 +377,25 @@ impl Sender {
                 .counters
                 .failed
                 .fetch_add(left.len() as u64, Ordering::Relaxed);
-            self.shared.keep(&self.sink, left);
+            self.shared.keep(left);
         }
+        // The worker may be writing a failed batch to disk right now: those events are in
+        // no list. Such a write takes about a millisecond; give it a few.
+        let grace = Instant::now().max(deadline) + HANDOFF_GRACE;
+        let mut state = self.shared.lock();
+        while state.handing_off {
+            let now = Instant::now();
+            if now >= grace {
+                break;
+            }
+            state = self
+                .shared
+                .progress
+                .wait_timeout(state, grace - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(state);
         self.shared.check_backlog();
         Err(Error::Timeout)
     }
@@ -278,7 +406,8 @@ impl Sender {
         deadline: Instant,
     ) -> (MutexGuard<'a, State>, bool) {
         loop {
-            if state.queue.is_empty() && !state.busy {
+            // Withdrawn: nothing is left to deliver (a hanging request is dropped too).
+            if (state.queue.is_empty() && !state.busy) || self.withdrawn() {
                 return (state, true);
             }
             if state.worker_done || state.abandoned {
@@ -305,20 +434,24 @@ impl Sender {
             dropped: c.dropped.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             retried: c.retried.load(Ordering::Relaxed),
+            discarded: c.discarded.load(Ordering::Relaxed),
         }
     }
 }
 
+/// How long `shutdown` waits, past its deadline, for a hand-off to disk the worker has
+/// already started (DESIGN §3a.3 allows a deadline + 5 ms).
+const HANDOFF_GRACE: Duration = Duration::from_millis(4);
+
 impl Drop for Sender {
     fn drop(&mut self) {
-        // Without a shutdown, what is still queued is handed to the sink, not lost.
+        // Without a shutdown, what is still queued is kept on disk, not lost.
         let _ = self.shutdown(Duration::ZERO);
     }
 }
 
 struct Worker {
     shared: Arc<Shared>,
-    sink: Arc<Sink>,
     config: SenderConfig,
     common: Common,
     transport: Box<dyn Transport>,
@@ -328,7 +461,9 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
-        // Probing the container reads /proc files: done here, not on the host's thread.
+        // The account lookup (NSS may ask the network) and the container probe (/proc
+        // files) are done here, never on the host's thread.
+        self.shared.scrubber.get_or_init(Scrubber::from_environment);
         self.common.docker = event::detect_docker();
         while let Some(batch) = self.next_batch() {
             self.deliver(batch);
@@ -340,11 +475,13 @@ impl Worker {
         self.shared.progress.notify_all();
     }
 
-    /// Blocks until there is work; `None` when the worker should exit.
+    /// Blocks until there is work; `None` when the worker should exit. The batch moves
+    /// from the queue to `in_flight` in one critical section, so a shutdown always sees
+    /// it; the worker gets a copy, scrubbed, to build the request from.
     fn next_batch(&self) -> Option<Vec<Event>> {
         let mut state = self.shared.lock();
         loop {
-            if state.abandoned {
+            if state.abandoned || self.shared.withdrawn.load(Ordering::Relaxed) {
                 return None;
             }
             if !state.queue.is_empty() {
@@ -361,33 +498,23 @@ impl Worker {
         }
         let n = state.queue.len().min(MAX_BATCH);
         let batch: Vec<Event> = state.queue.drain(..n).collect();
+        state.in_flight = batch.clone();
         state.busy = true;
-        Some(batch)
+        drop(state);
+        let scrubber = self.shared.scrubber.get_or_init(Scrubber::from_environment);
+        Some(
+            batch
+                .into_iter()
+                .map(|mut e| {
+                    e.finish_scrub(scrubber);
+                    e
+                })
+                .collect(),
+        )
     }
 
-    fn deliver(&mut self, mut batch: Vec<Event>) {
-        // The size limit may ask for a smaller batch; the rest goes back to the front.
-        let first = event::batch_sizes(&self.common, &batch)
-            .first()
-            .copied()
-            .unwrap_or(batch.len());
-        if first < batch.len() {
-            let rest = batch.split_off(first);
-            let mut state = self.shared.lock();
-            for e in rest.into_iter().rev() {
-                state.queue.push_front(e);
-            }
-        }
-        let body = event::request_body(&self.common, &batch);
-        {
-            let mut state = self.shared.lock();
-            if state.abandoned {
-                drop(state);
-                self.give_up(batch, true);
-                return;
-            }
-            state.in_flight = batch;
-        }
+    fn deliver(&mut self, batch: Vec<Event>) {
+        let mut body = Vec::new();
         let attempts = if self.degraded {
             1
         } else {
@@ -395,6 +522,16 @@ impl Worker {
         };
         let mut attempt = 1;
         let outcome = loop {
+            // Consent is live: asked before every request, retries included.
+            let Some(client_id) = (self.shared.disk.allows)() else {
+                self.shared.withdraw();
+                self.finish();
+                return;
+            };
+            if body.is_empty() || client_id != self.common.client_id {
+                self.common.client_id = client_id;
+                body = event::request_body(&self.common, &batch);
+            }
             let outcome = self.transport.post(&body);
             let Outcome::Retry { after, .. } = &outcome else {
                 break outcome;
@@ -411,14 +548,16 @@ impl Worker {
             self.shared.counters.retried.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
         };
+        // Take the batch back (empty when a shutdown took it over and counted it). Until
+        // the hand-off below is done, `handing_off` keeps waiters waiting.
         let mut state = self.shared.lock();
         let batch = std::mem::take(&mut state.in_flight);
-        state.busy = false;
+        let hand_off = !batch.is_empty() && matches!(outcome, Outcome::Retry { .. });
+        state.handing_off = hand_off;
         drop(state);
         match outcome {
             Outcome::Delivered => {
                 self.degraded = false;
-                // An empty batch was taken over by `shutdown` (and counted there).
                 let n = batch.len() as u64;
                 self.shared.counters.sent.fetch_add(n, Ordering::Relaxed);
             }
@@ -428,11 +567,20 @@ impl Worker {
                 self.give_up(batch, true);
             }
         }
+        self.finish();
+    }
+
+    /// The batch is resolved: publish idle (only now, after any hand-off to disk).
+    fn finish(&self) {
+        let mut state = self.shared.lock();
+        state.busy = false;
+        state.handing_off = false;
+        drop(state);
         self.shared.check_backlog();
         self.shared.progress.notify_all();
     }
 
-    /// Counts `batch` as failed; sends it to the sink when it may succeed later. An empty
+    /// Counts `batch` as failed; keeps it on disk when it may succeed later. An empty
     /// batch means `shutdown` already took it over.
     fn give_up(&self, batch: Vec<Event>, keep: bool) {
         if batch.is_empty() {
@@ -443,10 +591,9 @@ impl Worker {
             .failed
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         if keep {
-            self.shared.keep(&self.sink, batch);
+            self.shared.keep(batch);
         }
     }
-
     /// Exponential backoff with jitter: a random duration in [½, 1] × base·2^(attempt-1),
     /// capped.
     fn backoff(&self, attempt: u32) -> Duration {

@@ -1,30 +1,50 @@
-//! Offline spool: events that could not be delivered, kept for the next run with consent.
+//! Events kept on disk for a later run: one file per handle, claimed by renaming.
 //!
-//! One JSON object per line in `<config dir>/openvino_telemetry_spool.jsonl` (mode `0600`,
-//! replaced atomically under the directory lock). Bounded: the newest 1,000 events and
-//! 1 MiB; events older than 72 hours are discarded (GA4 refuses them).
+//! Each handle that has undeliverable events (retries exhausted, or left at a shutdown
+//! deadline) keeps them in a file of its own, `openvino_telemetry_pending.<pid>.<16 hex>.jsonl`
+//! (mode `0600`): one JSON object per line, each naming the client id it was collected
+//! under, at most the newest 1,000 events and 1 MiB. Each hand-off replaces that file
+//! atomically (temporary file + rename). Writing never waits for the directory lock or for
+//! another process (Mozilla Glean keeps pending pings the same way), so shutdown deadlines
+//! hold while other processes are busy in the directory.
 //!
-//! The next init with consent *claims* the spool by renaming it to
-//! `openvino_telemetry_spool.<pid>.<random>.claimed` under the lock, so two processes starting
-//! together never both send it. The claimed file is deleted only once every one of its
-//! events was delivered or handed back to the spool; a claim left by a process that died is
-//! taken over by the next init.
+//! A later init with consent *claims* the files of handles that are gone (their process
+//! has exited, or, in this process, the handle was shut down) by renaming each to
+//! `openvino_telemetry_pending.<pid>.<16 hex>.<claimer pid>.claimed`: a rename succeeds for
+//! one process only, so no event is sent by two runs. A claimed file is deleted once every
+//! one of its events was delivered or kept again; a claim whose owner died is taken over by
+//! renaming it to the new owner's pid. Events collected under another client id (the user
+//! opted out and in again since) are never sent: the claim deletes them.
+//!
+//! Bounds are applied again when files are claimed: the newest 1,000 events, younger than
+//! 72 hours (GA4 refuses older ones). Version 1's single spool file
+//! (`openvino_telemetry_spool.jsonl`) and its claims are claimed the same way.
+//!
+//! The only path to duplicates on disk is a crash between keeping claimed events again
+//! and deleting the claimed files; the next claim then holds both.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::event::Event;
-use crate::files::{self, DirLock};
+use crate::event::{Event, ScrubState};
+use crate::files;
 
+/// Prefix of every pending or claimed file.
+pub const PENDING_PREFIX: &str = "openvino_telemetry_pending.";
+const PENDING_SUFFIX: &str = ".jsonl";
+const CLAIMED_SUFFIX: &str = ".claimed";
+/// Version 1's single spool file, and its claims (`<spool>.<pids>.claimed`).
 pub const SPOOL_FILE: &str = "openvino_telemetry_spool.jsonl";
-const CLAIM_SUFFIX: &str = ".claimed";
 pub const MAX_EVENTS: usize = 1000;
+/// The most one pending file holds.
 pub const MAX_BYTES: usize = 1024 * 1024;
+/// The most read from one file (version 1's spool could exceed `MAX_BYTES` a little).
+const READ_LIMIT: usize = 2 * MAX_BYTES;
 pub const MAX_AGE: Duration = Duration::from_secs(72 * 3600);
 
 #[derive(Serialize, Deserialize)]
@@ -35,10 +55,16 @@ struct Line {
     count: i64,
     session_id: String,
     timestamp_micros: u64,
+    /// The client id the event was collected under (absent in version 1's spool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cid: Option<String>,
+    /// The label is a raw copy still to be scrubbed; `Some(complete)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    raw: Option<bool>,
 }
 
-impl From<&Event> for Line {
-    fn from(e: &Event) -> Line {
+impl Line {
+    fn new(e: &Event, cid: &str) -> Line {
         Line {
             name: e.name.clone(),
             category: e.category.clone(),
@@ -46,95 +72,118 @@ impl From<&Event> for Line {
             count: e.count,
             session_id: e.session_id.to_string(),
             timestamp_micros: e.timestamp_micros,
+            cid: Some(cid.to_owned()),
+            raw: match e.scrub {
+                ScrubState::Done => None,
+                ScrubState::Raw { complete } => Some(complete),
+            },
         }
     }
-}
 
-impl From<Line> for Event {
-    fn from(l: Line) -> Event {
+    fn into_event(self) -> Event {
         Event {
-            name: l.name,
-            category: l.category,
-            label: l.label,
-            count: l.count,
-            session_id: Arc::from(l.session_id),
-            timestamp_micros: l.timestamp_micros,
+            name: self.name,
+            category: self.category,
+            label: self.label,
+            count: self.count,
+            session_id: Arc::from(self.session_id),
+            timestamp_micros: self.timestamp_micros,
+            scrub: match self.raw {
+                None => ScrubState::Done,
+                Some(complete) => ScrubState::Raw { complete },
+            },
         }
     }
 }
 
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+fn fresh(timestamp_micros: u64, now: u64) -> bool {
+    now.saturating_sub(timestamp_micros) < MAX_AGE.as_micros() as u64
 }
 
-fn fresh(event: &Event, now: u64) -> bool {
-    now.saturating_sub(event.timestamp_micros) < MAX_AGE.as_micros() as u64
-}
-
-/// Parses spool text, skipping lines that are not events (a torn or foreign line never
+/// Parses pending text, skipping lines that are not events (a torn or foreign line never
 /// stops the rest from being read).
-fn parse(bytes: &[u8]) -> Vec<Event> {
+fn parse(bytes: &[u8]) -> Vec<Line> {
     bytes
         .split(|b| *b == b'\n')
         .filter(|line| !line.is_empty())
         .filter_map(|line| serde_json::from_slice::<Line>(line).ok())
-        .map(Event::from)
         .collect()
 }
 
-fn read(path: &Path) -> Vec<Event> {
-    match files::read_limited(path, MAX_BYTES * 2) {
+fn read(path: &Path) -> Vec<Line> {
+    match files::read_limited(path, READ_LIMIT) {
         Ok(Some(bytes)) => parse(&bytes),
         _ => Vec::new(),
     }
 }
 
-/// Adds `events` to the spool, keeping it within its bounds (oldest dropped first).
-/// Returns how many events it now holds.
-pub fn store(dir: &Path, events: &[Event]) -> Result<usize> {
-    let _lock = DirLock::acquire(dir, files::SPOOL_LOCK_WAIT)?;
-    let now = now_micros();
-    let mut all = read(&dir.join(SPOOL_FILE));
-    all.extend(events.iter().cloned());
-    all.retain(|e| fresh(e, now));
-    if all.len() > MAX_EVENTS {
-        all.drain(..all.len() - MAX_EVENTS);
+/// Drops the oldest of `events` (kept in time order) until they fit the bounds (1,000
+/// events, 1 MiB rendered), and renders them.
+pub fn render_bounded(events: &mut Vec<Event>, cid: &str) -> Vec<u8> {
+    if events.len() > MAX_EVENTS {
+        events.drain(..events.len() - MAX_EVENTS);
     }
-    let mut lines: Vec<String> = all
-        .iter()
-        .map(|e| serde_json::to_string(&Line::from(e)).expect("an event always serialises"))
-        .collect();
-    let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
-    let mut skip = 0;
-    while total > MAX_BYTES && skip < lines.len() {
-        total -= lines[skip].len() + 1;
-        skip += 1;
+    loop {
+        let text = render(events, cid);
+        if text.len() <= MAX_BYTES || events.is_empty() {
+            return text;
+        }
+        // Drop about as many of the oldest as the excess needs (at least one).
+        let excess = text.len() - MAX_BYTES;
+        let average = text.len() / events.len();
+        events.drain(..(excess / average.max(1)).clamp(1, events.len()));
     }
-    lines.drain(..skip);
-    if lines.is_empty() {
-        files::remove(dir, SPOOL_FILE)?;
-        return Ok(0);
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    files::write_atomic(dir, SPOOL_FILE, text.as_bytes())?;
-    Ok(lines.len())
 }
 
-/// Events claimed by this process, and the file to delete once they are resolved.
+/// The text of a pending file holding `events` collected under `cid`.
+pub fn render(events: &[Event], cid: &str) -> Vec<u8> {
+    let mut text = Vec::with_capacity(events.len() * 200);
+    for event in events {
+        serde_json::to_writer(&mut text, &Line::new(event, cid))
+            .expect("an event always serialises");
+        text.push(b'\n');
+    }
+    text
+}
+
+/// A fresh, unique pending file name for a handle of this process.
+pub fn new_pending_name() -> String {
+    format!(
+        "{PENDING_PREFIX}{}.{:08x}{:08x}{PENDING_SUFFIX}",
+        std::process::id(),
+        files::random_u32(),
+        files::random_u32()
+    )
+}
+
+/// Pending files of this process's live handles: not claimable yet.
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Marks a handle's pending file as in use (not claimable by this process's other handles).
+pub fn register_live(name: &str) {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(name.to_owned());
+}
+
+/// The handle is done with its pending file: a later init may claim it.
+pub fn unregister_live(name: &str) {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|n| n != name);
+}
+
+fn is_live_here(name: &str) -> bool {
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|n| n == name)
+}
+
+/// Events claimed by this process, and the files to delete once they are resolved.
 pub struct Claim {
     pub events: Vec<Event>,
     pub files: Vec<PathBuf>,
-}
-
-impl Claim {
-    /// Deletes the claimed files: every claimed event was delivered or spooled again.
-    pub fn release(&self) {
-        release(&self.files);
-    }
 }
 
 /// Deletes claimed files whose events are all resolved.
@@ -144,58 +193,143 @@ pub fn release(files: &[PathBuf]) {
     }
 }
 
-/// Claims the spool, and claims left by processes that are gone. Events older than 72 h
-/// are dropped here.
-pub fn claim(dir: &Path) -> Claim {
+/// What a directory entry is to the spool.
+enum Entry {
+    /// A handle's pending file, written by process `writer`.
+    Pending {
+        writer: u32,
+    },
+    /// Claimed by the process `owner`; `stem` is `<writer>.<hex>`.
+    Claimed {
+        owner: u32,
+        stem: String,
+    },
+    /// Version 1's spool, free to claim.
+    Legacy,
+    /// Version 1's claim by `owner`.
+    LegacyClaimed {
+        owner: u32,
+    },
+    Other,
+}
+
+fn classify(name: &str) -> Entry {
+    if let Some(rest) = name.strip_prefix(PENDING_PREFIX) {
+        if let Some(stem) = rest.strip_suffix(PENDING_SUFFIX) {
+            if let Some(writer) = stem.split('.').next().and_then(|p| p.parse().ok()) {
+                return Entry::Pending { writer };
+            }
+        }
+        if let Some((stem, owner)) = rest
+            .strip_suffix(CLAIMED_SUFFIX)
+            .and_then(|chain| chain.rsplit_once('.'))
+        {
+            if let Ok(owner) = owner.parse::<u32>() {
+                return Entry::Claimed {
+                    owner,
+                    stem: stem.to_owned(),
+                };
+            }
+        }
+        return Entry::Other;
+    }
+    if name == SPOOL_FILE {
+        return Entry::Legacy;
+    }
+    if let Some(chain) = name
+        .strip_prefix(&format!("{SPOOL_FILE}."))
+        .and_then(|rest| rest.strip_suffix(CLAIMED_SUFFIX))
+    {
+        if let Some(owner) = chain.split('.').next().and_then(|p| p.parse::<u32>().ok()) {
+            return Entry::LegacyClaimed { owner };
+        }
+    }
+    Entry::Other
+}
+
+/// Claims the pending files of handles that are gone, and claims left by processes that
+/// are gone. Keeps the events collected under `client_id` (or before ids were recorded)
+/// that are younger than 72 hours, the newest 1,000; the files of the others are deleted
+/// once released. Never waits for the directory lock: each claim is one rename.
+pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
     let mut claim = Claim {
         events: Vec::new(),
         files: Vec::new(),
     };
-    let Ok(_lock) = DirLock::acquire(dir, files::SPOOL_LOCK_WAIT) else {
+    let Ok(entries) = fs::read_dir(dir) else {
         return claim;
     };
     let pid = std::process::id();
-    // Unique even for several handles of one process: a later claim never replaces an
-    // earlier one that is still being sent.
-    let own = dir.join(format!(
-        "{SPOOL_FILE}.{pid}.{:08x}{CLAIM_SUFFIX}",
-        files::random_u32()
-    ));
-    if fs::rename(dir.join(SPOOL_FILE), &own).is_ok() {
-        claim.files.push(own);
-    }
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // `<spool>.<owner pid>[.<earlier owners>].claimed`: the owner is the first number;
-            // a take-over keeps the whole chain, so names stay unique.
-            let Some(chain) = name
-                .strip_prefix(&format!("{SPOOL_FILE}."))
-                .and_then(|rest| rest.strip_suffix(CLAIM_SUFFIX))
-            else {
-                continue;
-            };
-            let Some(owner) = chain.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
-                continue;
-            };
-            if owner != pid && !process_alive(owner) {
-                let taken = dir.join(format!("{SPOOL_FILE}.{pid}.{chain}{CLAIM_SUFFIX}"));
-                if fs::rename(entry.path(), &taken).is_ok() {
-                    claim.files.push(taken);
-                }
+    let gone = |other: u32| other != pid && !process_alive(other);
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    for name in names {
+        let stem = match classify(&name) {
+            Entry::Pending { writer }
+                if gone(writer) || (writer == pid && !is_live_here(&name)) =>
+            {
+                name[PENDING_PREFIX.len()..name.len() - PENDING_SUFFIX.len()].to_owned()
             }
+            Entry::Claimed { owner, stem } if gone(owner) => stem,
+            Entry::Legacy => format!("0.legacy{:08x}", files::random_u32()),
+            Entry::LegacyClaimed { owner } if gone(owner) => {
+                format!("0.legacy{:08x}", files::random_u32())
+            }
+            _ => continue,
+        };
+        let owned = dir.join(format!("{PENDING_PREFIX}{stem}.{pid}{CLAIMED_SUFFIX}"));
+        if fs::rename(dir.join(&name), &owned).is_ok() {
+            claim.files.push(owned);
         }
     }
-    let now = now_micros();
-    for path in &claim.files {
-        claim
-            .events
-            .extend(read(path).into_iter().filter(|e| fresh(e, now)));
+    let mut events: Vec<Event> = claim
+        .files
+        .iter()
+        .flat_map(|path| read(path))
+        .filter(|line| line.cid.as_deref().is_none_or(|cid| cid == client_id))
+        .filter(|line| fresh(line.timestamp_micros, now_micros))
+        .map(Line::into_event)
+        .collect();
+    events.sort_by_key(|e| e.timestamp_micros);
+    if events.len() > MAX_EVENTS {
+        events.drain(..events.len() - MAX_EVENTS);
     }
+    claim.events = events;
     claim
 }
 
-fn process_alive(pid: u32) -> bool {
+/// Events waiting on disk (pending and claimed files), for `opt_in_out --status`.
+pub fn pending_count(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            !matches!(classify(&name.to_string_lossy()), Entry::Other)
+        })
+        .map(|e| read(&e.path()).len())
+        .sum()
+}
+
+/// Every event waiting on disk, as it would be sent (for tests and `--status`).
+pub fn pending_events(dir: &Path) -> Vec<Event> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| !matches!(classify(&e.file_name().to_string_lossy()), Entry::Other))
+        .flat_map(|e| read(&e.path()))
+        .map(Line::into_event)
+        .collect()
+}
+
+pub(crate) fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
@@ -215,15 +349,15 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Deletes everything queued on disk (opt-out, or consent found not given).
+/// Deletes everything kept on disk (opt-out, or consent found not given): pending and
+/// claimed files, and version 1's spool.
 pub fn discard(dir: &Path) -> Result<()> {
-    files::remove(dir, SPOOL_FILE)?;
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(SPOOL_FILE) && name.ends_with(CLAIM_SUFFIX) {
-                let _ = fs::remove_file(entry.path());
-            }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if !matches!(classify(&entry.file_name().to_string_lossy()), Entry::Other) {
+            let _ = fs::remove_file(entry.path());
         }
     }
     Ok(())
@@ -234,6 +368,12 @@ mod tests {
     use super::*;
     use crate::testing::temp_dir;
 
+    const CID: &str = "b05ef51d-3610-4440-bce3-6140be6d302c";
+
+    fn now() -> u64 {
+        crate::telemetry::now_micros()
+    }
+
     fn event(i: usize, ts: u64) -> Event {
         Event {
             name: format!("act{i}"),
@@ -242,75 +382,125 @@ mod tests {
             count: i as i64,
             session_id: Arc::from("s"),
             timestamp_micros: ts,
+            scrub: ScrubState::Done,
         }
     }
 
+    /// A pending file as a finished handle of this process leaves it.
+    fn put(dir: &Path, events: &[Event], cid: &str) {
+        files::write_atomic(dir, &new_pending_name(), &render(events, cid)).unwrap();
+    }
+
     #[test]
-    fn store_then_claim_round_trips_and_release_deletes() {
+    fn render_bounded_keeps_the_newest_within_both_bounds() {
+        let now = now();
+        let mut many: Vec<Event> = (0..1500).map(|i| event(i, now + i as u64)).collect();
+        render_bounded(&mut many, CID);
+        assert_eq!(many.len(), MAX_EVENTS);
+        assert_eq!(many[0].name, "act500");
+        let mut big: Vec<Event> = (0..800)
+            .map(|i| Event {
+                label: "y".repeat(2000),
+                ..event(i, now + i as u64)
+            })
+            .collect();
+        let text = render_bounded(&mut big, CID);
+        assert!(text.len() <= MAX_BYTES && big.len() > 400, "{}", big.len());
+        assert_eq!(big.last().unwrap().name, "act799");
+    }
+
+    #[test]
+    fn files_are_claimed_once_and_release_deletes() {
         let dir = temp_dir("spool");
-        let now = now_micros();
-        let events: Vec<Event> = (0..5).map(|i| event(i, now - i as u64)).collect();
-        assert_eq!(store(&dir, &events).unwrap(), 5);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.join(SPOOL_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let claim = claim(&dir);
+        let now = now();
+        let events: Vec<Event> = (0..5).map(|i| event(i, now - 10 + i as u64)).collect();
+        put(&dir, &events[..2], CID);
+        put(&dir, &events[2..], CID);
+        assert_eq!(pending_count(&dir), 5);
+        let claim = claim(&dir, CID, now);
         assert_eq!(claim.events, events);
-        assert!(!dir.join(SPOOL_FILE).exists());
-        // A second claimer finds nothing: the file is ours.
-        assert!(super::claim(&dir).events.is_empty());
-        claim.release();
+        assert_eq!(claim.files.len(), 2);
+        // A second claimer finds nothing: the files are ours.
+        assert!(super::claim(&dir, CID, now).events.is_empty());
+        release(&claim.files);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn bounds_and_age_are_enforced() {
+    fn another_identity_age_and_count_bounds_are_enforced() {
         let dir = temp_dir("spool");
-        let now = now_micros();
+        let now = now();
         let old = now - MAX_AGE.as_micros() as u64 - 1;
-        let mut events: Vec<Event> = (0..1200).map(|i| event(i, now)).collect();
-        events.push(event(9999, old));
-        assert_eq!(store(&dir, &events).unwrap(), MAX_EVENTS);
-        let kept = read(&dir.join(SPOOL_FILE));
-        assert_eq!(kept.first().unwrap().name, "act200");
-        let big: Vec<Event> = (0..MAX_EVENTS)
-            .map(|i| Event {
-                label: "y".repeat(2000),
-                ..event(i, now)
-            })
-            .collect();
-        let n = store(&dir, &big).unwrap();
-        assert!(n < MAX_EVENTS && n > 0);
-        assert!(fs::metadata(dir.join(SPOOL_FILE)).unwrap().len() as usize <= MAX_BYTES);
+        put(
+            &dir,
+            &[event(1, now)],
+            "11111111-1111-4111-8111-111111111111",
+        );
+        put(&dir, &[event(2, old)], CID);
+        let many: Vec<Event> = (0..1200).map(|i| event(i, now - 2000 + i as u64)).collect();
+        put(&dir, &many, CID);
+        let claim = claim(&dir, CID, now);
+        assert_eq!(claim.events.len(), MAX_EVENTS);
+        assert_eq!(claim.events.first().unwrap().name, "act200");
+        assert!(claim
+            .events
+            .iter()
+            .all(|e| e.name != "act1" || e.count != 1));
+        release(&claim.files);
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn torn_lines_are_skipped_and_dead_claims_are_taken_over() {
+    fn raw_labels_survive_the_round_trip() {
         let dir = temp_dir("spool");
-        let now = now_micros();
-        let good = serde_json::to_string(&Line::from(&event(1, now))).unwrap();
+        let mut e = event(3, now());
+        e.scrub = ScrubState::Raw { complete: false };
+        put(&dir, std::slice::from_ref(&e), CID);
+        assert_eq!(claim(&dir, CID, now()).events, vec![e]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn torn_lines_are_skipped_and_dead_and_legacy_claims_are_taken_over() {
+        let dir = temp_dir("spool");
+        let now = now();
+        let good = String::from_utf8(render(&[event(1, now)], CID)).unwrap();
+        fs::write(dir.join(SPOOL_FILE), format!("{good}{{\"name\": \n\u{0}\n")).unwrap();
         fs::write(
-            dir.join(SPOOL_FILE),
-            format!("{good}\n{{\"name\": \n\u{0}\n"),
+            dir.join(format!("{SPOOL_FILE}.99999999{CLAIMED_SUFFIX}")),
+            &good,
         )
         .unwrap();
         fs::write(
-            dir.join(format!("{SPOOL_FILE}.99999999{CLAIM_SUFFIX}")),
-            format!("{good}\n"),
+            dir.join(format!(
+                "{PENDING_PREFIX}99999998.00000000ffffffff.99999999{CLAIMED_SUFFIX}"
+            )),
+            &good,
         )
         .unwrap();
-        let claim = claim(&dir);
-        assert_eq!(claim.events.len(), 2);
-        claim.release();
+        // A live owner's claim is left alone, and so is a live handle's pending file.
+        let live = dir.join(format!(
+            "{PENDING_PREFIX}99999998.00000000eeeeeeee.{}{CLAIMED_SUFFIX}",
+            std::process::id()
+        ));
+        let name = new_pending_name();
+        register_live(&name);
+        fs::write(dir.join(&name), &good).unwrap();
+        fs::write(&live, &good).unwrap();
+        let claim = claim(&dir, CID, now);
+        assert_eq!(claim.events.len(), 3);
+        assert!(live.exists());
+        assert!(dir.join(&name).exists());
+        unregister_live(&name);
+        assert_eq!(
+            super::claim(&dir, CID, now).events.len(),
+            1,
+            "a finished handle's file"
+        );
+        release(&claim.files);
         discard(&dir).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -27,6 +27,11 @@ pub struct Usage {
 /// or a count that is not a positive integer, restarts the count at 1 (with a warning).
 pub fn record_usage(dir: &Path) -> Result<Usage> {
     let _lock = DirLock::acquire(dir, files::STATS_LOCK_WAIT)?;
+    record_usage_locked(dir)
+}
+
+/// [`record_usage`] for a caller that holds the directory lock already.
+pub fn record_usage_locked(dir: &Path) -> Result<Usage> {
     let (mut object, warning) = match read_object(dir) {
         Ok(Some(object)) => (object, None),
         Ok(None) => (Map::new(), None),
@@ -52,7 +57,10 @@ pub fn read_usage(dir: &Path) -> Option<u64> {
 
 fn read_object(dir: &Path) -> std::result::Result<Option<Map<String, Value>>, String> {
     let path = dir.join(STATS_FILE);
-    let bytes = match files::read_limited(&path, STATS_READ_LIMIT) {
+    // The Python client rewrites `stats` in place: an empty or half-written file is read
+    // again for a moment before it counts as corrupt (and the count restarts).
+    let is_object = |b: &[u8]| matches!(serde_json::from_slice::<Value>(b), Ok(Value::Object(_)));
+    let bytes = match files::read_settled(&path, STATS_READ_LIMIT, files::SETTLE_WAIT, is_object) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Ok(None),
         Err(e) => return Err(e.to_string()),

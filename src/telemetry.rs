@@ -7,15 +7,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::consent::{self, Consent, DecideOptions, Env, ProcessEnv, Reason};
 use crate::error::{Error, Result};
-use crate::event::{self, Common, Event, PrevState, Scrubber};
-use crate::sender::{Backlog, Counters, Sender, SenderConfig};
+use crate::event::{self, Common, Event, PrevState};
+use crate::sender::{Backlog, Counters, Disk, Sender, SenderConfig, HOST_SETTLE};
 use crate::transport::{DebugTransport, Endpoint, HttpTransport, Transport};
-use crate::{dialog, fork, identity, spool, stats};
+use crate::{dialog, fork, identity, spool, store};
 
 /// The OpenVINO API secret of the GA4 property, the Python client's default.
 pub const DEFAULT_API_SECRET: &str = "zbEMioDXSE-MUHHPLRIi0A";
@@ -115,8 +115,10 @@ pub struct Telemetry {
 struct Active {
     sender: Sender,
     session: Mutex<Arc<str>>,
-    /// Built at the first error or stack trace: the account lookup is not paid at init.
-    scrubber: OnceLock<Scrubber>,
+    /// This process's consent epoch at init: a change made here since is checked at once.
+    consent_epoch: u64,
+    /// The handle's pending file; released for later runs at shutdown.
+    keeper: Arc<store::Keeper>,
 }
 
 impl Telemetry {
@@ -166,14 +168,14 @@ impl Telemetry {
                     | Reason::Dialog(_)
             ) {
                 // Consent is not given: whatever was kept for later must go.
-                let _ = spool::discard(&dir);
+                store::forget_own_files(&dir);
             }
             return Ok(disabled(decision.reason.to_string(), Some(dir)));
         }
-        let transport: Box<dyn Transport> = if env
+        let debug = env
             .var(DEBUG_VARIABLE)
-            .is_some_and(|v| consent::is_true_value(&v))
-        {
+            .is_some_and(|v| consent::is_true_value(&v));
+        let transport: Box<dyn Transport> = if debug {
             Box::new(DebugTransport)
         } else {
             let endpoint = match env.var(ENDPOINT_VARIABLE).filter(|v| !v.is_empty()) {
@@ -197,49 +199,48 @@ impl Telemetry {
                 &options.api_secret,
             ))
         };
-        let client_id = match identity::load_or_create(&dir) {
-            Ok(id) => id,
-            Err(e) => return Ok(disabled(format!("no client id: {e}"), Some(dir))),
+        let opened = match store::open(&dir) {
+            Ok(opened) => opened,
+            Err(why) => return Ok(disabled(why, Some(dir))),
         };
         let mut reason = decision.reason.to_string();
-        let usage_count = match stats::record_usage(&dir) {
-            Ok(usage) => {
-                if let Some(warning) = usage.warning {
-                    reason.push_str(&format!("; stats restarted: {warning}"));
-                }
-                Some(usage.count)
-            }
-            Err(e) => {
-                reason.push_str(&format!("; usage statistics unavailable: {e}"));
-                None
-            }
-        };
+        for note in &opened.notes {
+            reason.push_str("; ");
+            reason.push_str(note);
+        }
         let common = Common {
-            client_id,
+            client_id: opened.client_id.clone(),
             app_name: event::normalise_value(&options.app_name),
             app_version: event::normalise_value(&options.app_version),
             os: event::detect_os(),
             docker: false, // probed by the worker thread
-
-            usage_count,
+            usage_count: opened.usage_count,
         };
-        let spool_dir = dir.clone();
-        let sink = Box::new(move |events: Vec<Event>| spool::store(&spool_dir, &events).is_ok());
+        let gate = Arc::new(store::Gate::new(&dir, &opened.client_id, opened.created));
+        let keeper = Arc::new(store::Keeper::new(Arc::clone(&gate)));
+        let disk = disk_for(&gate, &keeper, debug);
         let config = SenderConfig {
             capacity: options.queue_capacity,
             ..SenderConfig::default()
         };
-        let spool::Claim { events, files } = spool::claim(&dir);
-        let backlog = (!files.is_empty()).then(|| Backlog {
-            events,
-            release: Box::new(move || spool::release(&files)),
-        });
-        let sender = Sender::start(config, common, transport, sink, backlog)?;
+        // Debug mode touches nothing queued on disk (DESIGN §3a.5).
+        let backlog = if debug {
+            None
+        } else {
+            let spool::Claim { events, files } =
+                spool::claim(&dir, &opened.client_id, now_micros());
+            (!files.is_empty()).then(|| Backlog {
+                events,
+                release: Box::new(move || spool::release(&files)),
+            })
+        };
+        let sender = Sender::start(config, common, transport, disk, backlog)?;
         let telemetry = Telemetry {
             active: Some(Active {
                 sender,
                 session: Mutex::new(new_session_id()),
-                scrubber: OnceLock::new(),
+                consent_epoch: store::consent_epoch(),
+                keeper,
             }),
             reason,
             config_dir: Some(dir.clone()),
@@ -252,9 +253,10 @@ impl Telemetry {
         Ok(telemetry)
     }
 
-    /// True when events are being sent (consent given, not shut down, not a forked copy).
+    /// True when events are being sent (consent given and not withdrawn since, not shut
+    /// down, not a forked copy).
     pub fn is_enabled(&self) -> bool {
-        self.active.is_some() && !self.shut_down.load(Ordering::Relaxed) && !self.forked()
+        self.active().is_ok()
     }
 
     /// Why the handle is enabled or disabled, in words.
@@ -278,7 +280,7 @@ impl Telemetry {
             return Err(Error::ShutDown);
         }
         match &self.active {
-            Some(active) if !self.forked() => Ok(active),
+            Some(active) if !self.forked() && !active.withdrawn() => Ok(active),
             _ => Err(Error::Disabled(String::new())),
         }
     }
@@ -308,18 +310,27 @@ impl Telemetry {
     /// The message is scrubbed of the user's home directory and name before it is queued.
     pub fn send_error(&self, category: &str, message: &str) -> Result<()> {
         let active = self.active()?;
-        let message = active.scrubber().scrub(message);
+        let scrubber = active.sender.scrubber();
         self.push(active, |session, ts| {
-            Ok(Event::error(category, &message, session, ts))
+            Ok(Event::report(
+                "error_", category, message, scrubber, session, ts,
+            ))
         })
     }
 
     /// The trace is scrubbed of the user's home directory and name before it is queued.
     pub fn send_stack_trace(&self, category: &str, trace: &str) -> Result<()> {
         let active = self.active()?;
-        let trace = active.scrubber().scrub(trace);
+        let scrubber = active.sender.scrubber();
         self.push(active, |session, ts| {
-            Ok(Event::stack_trace(category, &trace, session, ts))
+            Ok(Event::report(
+                "stack_trace",
+                category,
+                trace,
+                scrubber,
+                session,
+                ts,
+            ))
         })
     }
 
@@ -365,7 +376,11 @@ impl Telemetry {
             return Ok(());
         }
         match &self.active {
-            Some(active) if !self.forked() => active.sender.shutdown(timeout),
+            Some(active) if !self.forked() => {
+                let result = active.sender.shutdown(timeout);
+                active.keeper.close();
+                result
+            }
             _ => Ok(()),
         }
     }
@@ -387,13 +402,46 @@ impl Drop for Telemetry {
             if let Some(active) = self.active.take() {
                 std::mem::forget(active);
             }
+        } else if let Some(active) = &self.active {
+            // What is left goes to the pending file now; then that file is free for
+            // later runs (the worker may outlive the handle for a hanging request).
+            let _ = active.sender.shutdown(Duration::ZERO);
+            active.keeper.close();
         }
     }
 }
 
 impl Active {
-    fn scrubber(&self) -> &Scrubber {
-        self.scrubber.get_or_init(Scrubber::from_environment)
+    /// Consent withdrawn: seen by the worker, or — after this process changed the decision
+    /// itself — checked right now.
+    fn withdrawn(&self) -> bool {
+        if self.sender.withdrawn() {
+            return true;
+        }
+        if store::consent_epoch() != self.consent_epoch {
+            return !self.sender.recheck();
+        }
+        false
+    }
+}
+
+/// The sender's view of the directory: the gate before each request, hand-offs as new
+/// pending files. In debug mode nothing is written (events left at a deadline are
+/// dropped, as everything printed is).
+fn disk_for(gate: &Arc<store::Gate>, keeper: &Arc<store::Keeper>, debug: bool) -> Disk {
+    let gate = Arc::clone(gate);
+    let keeper = Arc::clone(keeper);
+    Disk {
+        allows: Box::new(move || {
+            gate.allows(crate::files::SETTLE_WAIT)
+                .then(|| gate.client_id())
+        }),
+        keep: Box::new(move |events: &[Event]| {
+            if debug {
+                return store::Kept::Failed;
+            }
+            keeper.keep(events, HOST_SETTLE)
+        }),
     }
 }
 
@@ -401,7 +449,7 @@ fn new_session_id() -> Arc<str> {
     Arc::from(identity::new_uuid_v4())
 }
 
-fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)

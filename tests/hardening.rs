@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openvino_telemetry::consent;
 use openvino_telemetry::identity::CLIENT_ID_FILE;
-use openvino_telemetry::spool::SPOOL_FILE;
+use openvino_telemetry::spool::{PENDING_PREFIX, SPOOL_FILE};
 use openvino_telemetry::stats::STATS_FILE;
 use openvino_telemetry::telemetry::DEFAULT_API_SECRET;
 use openvino_telemetry::{Counters, Error, Options, Telemetry};
@@ -162,14 +162,17 @@ fn mode_of(path: &Path) -> u32 {
     fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// Every event line kept on disk, whatever file holds it (pending, claimed, version 1's).
 fn spool_lines(dir: &Path) -> Vec<Value> {
-    match fs::read_to_string(dir.join(SPOOL_FILE)) {
-        Ok(text) => text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    spool_leftovers(dir)
+        .into_iter()
+        .filter_map(|name| fs::read_to_string(dir.join(name)).ok())
+        .flat_map(|text| {
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
 }
 
 /// Writes a spool by hand, in the library's format: one JSON object per line.
@@ -203,7 +206,7 @@ fn labels_of(events: &[Value], name: &str) -> Vec<String> {
 fn spool_leftovers(dir: &Path) -> Vec<String> {
     names_in(dir)
         .into_iter()
-        .filter(|n| n.contains("spool"))
+        .filter(|n| n.contains("spool") || n.starts_with(PENDING_PREFIX))
         .collect()
 }
 
@@ -494,7 +497,9 @@ fn the_spool_is_bounded_private_and_keeps_the_newest_through_the_real_path() {
     let _ = t.shutdown(Duration::from_millis(200));
     drop(t);
 
-    let path = dir.join(SPOOL_FILE);
+    let kept = spool_leftovers(&dir);
+    assert_eq!(kept.len(), 1, "one pending file: {kept:?}");
+    let path = dir.join(&kept[0]);
     let lines = spool_lines(&dir);
     assert_eq!(lines.len(), 1000, "bounded to 1,000 events");
     assert!(
@@ -1565,14 +1570,13 @@ fn every_file_is_0600_and_the_directory_0700_whatever_the_umask() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(mode_of(&dir), 0o700);
     let names = names_in(&dir);
-    for expected in [
-        consent::CONSENT_FILE,
-        CLIENT_ID_FILE,
-        STATS_FILE,
-        SPOOL_FILE,
-    ] {
+    for expected in [consent::CONSENT_FILE, CLIENT_ID_FILE, STATS_FILE] {
         assert!(names.contains(&expected.to_string()), "{names:?}");
     }
+    assert!(
+        names.iter().any(|n| n.starts_with(PENDING_PREFIX)),
+        "a pending file: {names:?}"
+    );
     for name in names {
         assert_eq!(mode_of(&dir.join(&name)), 0o600, "{name}");
     }

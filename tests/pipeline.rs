@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openvino_telemetry::consent;
-use openvino_telemetry::spool::SPOOL_FILE;
+use openvino_telemetry::spool::{self, SPOOL_FILE};
 use openvino_telemetry::{Error, Options, Telemetry};
 use serde_json::Value;
 use support::server::{Mode, TestServer};
@@ -255,9 +255,9 @@ fn a_hanging_server_cannot_hold_flush_or_shutdown_past_their_deadline() {
         Err(Error::ShutDown)
     ));
     // What could not be delivered is kept for the next run.
-    let spooled = fs::read_to_string(dir.join(SPOOL_FILE)).unwrap();
-    assert_eq!(spooled.lines().count(), 1);
-    assert!(spooled.contains("\"stuck\""));
+    let spooled = spool::pending_events(&dir);
+    assert_eq!(spooled.len(), 1);
+    assert_eq!(spooled[0].name, "stuck");
 }
 
 #[test]
@@ -271,12 +271,10 @@ fn events_spooled_in_an_offline_run_arrive_once_in_the_next_run() {
     }
     let _ = first.shutdown(Duration::from_millis(300));
     drop(first);
-    let spooled = fs::read_to_string(dir.join(SPOOL_FILE)).unwrap();
-    assert_eq!(spooled.lines().count(), 30);
-    for line in spooled.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        stamps.push(v["timestamp_micros"].as_u64().unwrap());
-    }
+    let mut spooled = spool::pending_events(&dir);
+    spooled.sort_by_key(|e| e.timestamp_micros);
+    assert_eq!(spooled.len(), 30);
+    stamps.extend(spooled.iter().map(|e| e.timestamp_micros));
 
     let up = TestServer::start(Mode::Ok204);
     let second = init(&options(&dir, &up.url()), &Env::new());
@@ -422,17 +420,26 @@ fn do_not_track_wins_over_an_accepted_file() {
 }
 
 #[test]
-fn each_init_with_consent_counts_one_usage() {
+fn one_process_counts_one_usage_however_many_handles_it_opens() {
+    // DESIGN §7: a tool and a library inside it both init; the Python client counts one
+    // instance per process, and so do we. (Other processes count: tests/concurrency.rs.)
     let server = TestServer::start(Mode::Ok204);
     let dir = accepted_dir("usage");
-    for expected in 1..=3u64 {
+    let first = init(&options(&dir, &server.url()), &Env::new());
+    for _ in 0..3 {
         let t = init(&options(&dir, &server.url()), &Env::new());
+        assert!(t.is_enabled());
         t.send_event("c", "use", "", 1).unwrap();
         t.shutdown(LONG).unwrap();
         let last = server.events().pop().unwrap();
-        assert_eq!(param(&last, "usage_count"), expected);
+        assert_eq!(param(&last, "usage_count"), 1);
     }
-    assert_eq!(param(&server.events()[2], "usage_group"), "1-100_usages");
+    first.send_event("c", "use", "", 1).unwrap();
+    first.shutdown(LONG).unwrap();
+    assert_eq!(server.events().len(), 4, "each handle works on its own");
+    assert_eq!(param(&server.events()[3], "usage_group"), "first_usage");
+    let stats = fs::read_to_string(dir.join("stats")).unwrap();
+    assert!(stats.contains("\"usage_count\": 1"), "{stats}");
 }
 
 #[test]

@@ -371,34 +371,18 @@ pub fn endpoint(_dir: &Path, data: &[u8]) {
     }
 }
 
-fn spool_lines(dir: &Path) -> Vec<Value> {
-    match fs::read(dir.join(spool::SPOOL_FILE)) {
-        Ok(bytes) => {
-            assert!(bytes.len() <= spool::MAX_BYTES, "spool over 1 MiB");
-            assert!(bytes.ends_with(b"\n"), "the spool ends with a newline");
-            bytes
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|l| serde_json::from_slice(l).expect("every spool line is JSON"))
-                .collect()
-        }
-        Err(e) => {
-            assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
-            Vec::new()
-        }
-    }
-}
-
-/// `spool_file`: the offline spool's reader and writer.
+/// `spool_file`: the pending files' reader and writer.
 ///
-/// The input is an existing spool file, then (after a `0xFF`) the name, category and label
-/// of a new event. Whatever the file held, storing the new event succeeds and leaves a
-/// private file of at most 1,000 JSON lines and 1 MiB; claiming it returns only events
-/// younger than 72 hours, the new one last and unchanged; releasing leaves nothing behind.
+/// The input is an existing pending file (left by a finished handle), then (after a
+/// `0xFF`) the name, category and label of a new event. Whatever the file held, keeping the
+/// new event in a file of its own leaves a private file of at most 1,000 JSON lines and
+/// 1 MiB; claiming returns only events younger than 72 hours, in time order, the new one
+/// among them unchanged, never twice; releasing leaves nothing behind.
 pub fn spool_file(dir: &Path, data: &[u8]) {
+    const CID: &str = "b05ef51d-3610-4440-bce3-6140be6d302c";
     empty_dir(dir);
     let parts = split(data, 4);
-    fs::write(dir.join(spool::SPOOL_FILE), parts[0]).expect("write the spool");
+    fs::write(dir.join(spool::new_pending_name()), parts[0]).expect("write a pending file");
     let now = now_micros();
     let new = Event {
         name: lossy(parts[1]),
@@ -413,24 +397,27 @@ pub fn spool_file(dir: &Path, data: &[u8]) {
         },
         session_id: Arc::from("s"),
         timestamp_micros: now,
+        scrub: openvino_telemetry::event::ScrubState::Done,
     };
-    let held = spool::store(dir, std::slice::from_ref(&new)).expect("store in a writable dir");
-    assert!((1..=spool::MAX_EVENTS).contains(&held), "{held}");
-    let lines = spool_lines(dir);
-    assert_eq!(lines.len(), held);
+    let mut kept = vec![new.clone()];
+    let text = spool::render_bounded(&mut kept, CID);
+    assert!(text.len() <= spool::MAX_BYTES || kept.is_empty());
+    let name = spool::new_pending_name();
+    openvino_telemetry::files::write_atomic(dir, &name, &text).expect("keep in a writable dir");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.join(spool::SPOOL_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = fs::metadata(dir.join(&name)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    let claim = spool::claim(dir);
-    assert_eq!(claim.events.len(), held);
-    assert_eq!(claim.events.last(), Some(&new));
+    let claim = spool::claim(dir, CID, now_micros());
+    assert!(claim.events.len() <= spool::MAX_EVENTS);
+    assert!(claim.events.contains(&new), "the new event is claimed");
+    assert!(claim
+        .events
+        .windows(2)
+        .all(|w| w[0].timestamp_micros <= w[1].timestamp_micros));
     let max_age = spool::MAX_AGE.as_micros() as u64;
     let after = now_micros();
     for e in &claim.events {
@@ -440,8 +427,11 @@ pub fn spool_file(dir: &Path, data: &[u8]) {
             e.timestamp_micros
         );
     }
-    assert!(spool::claim(dir).events.is_empty(), "claimed twice");
-    claim.release();
+    assert!(
+        spool::claim(dir, CID, now_micros()).events.is_empty(),
+        "claimed twice"
+    );
+    spool::release(&claim.files);
     let left: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .flatten()

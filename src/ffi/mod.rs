@@ -10,11 +10,23 @@ use crate::error::Error;
 
 mod api;
 mod table;
+mod version;
 
 pub use api::*;
 pub use table::*;
+pub use version::*;
 
-/// Result of every fallible call. Values are fixed forever.
+/// Result of every fallible call. Values are fixed forever; a newer library may return
+/// values this header does not list, so a caller never switches on the value alone:
+/// - below 0 is a failure (nothing was done; see ov_telemetry_last_error()),
+/// - 0 and above is not fatal: the call did its job or, by design, part of it (DISABLED,
+///   QUEUE_FULL, TIMEOUT, and any positive value added later); carry on,
+/// - whenever the status is 0 or above, an output parameter (`*out`) holds a valid object
+///   the caller owns and must free; below 0, `*out` is left untouched,
+/// - ov_telemetry_status_message() describes any value, known or not.
+///
+/// In C the type is `int32_t` (C23 and C++: an enum with `int32_t` underneath), so an
+/// unknown value is representable and safe to hold.
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ov_telemetry_status_e {
@@ -38,7 +50,9 @@ pub enum ov_telemetry_status_e {
 
 use ov_telemetry_status_e::*;
 
-/// The stored consent decision.
+/// The stored consent decision. A newer library may return a value this header does not
+/// list: only OV_TELEMETRY_CONSENT_ACCEPTED means the user said yes; treat any other value
+/// as no consent (and ask again only on OV_TELEMETRY_CONSENT_UNDECIDED).
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ov_telemetry_consent_e {
@@ -73,21 +87,34 @@ thread_local! {
     static LAST_ERROR: RefCell<LastError> = const { RefCell::new(LastError::None) };
 }
 
+// `try_with` throughout: during a thread's exit (a host's thread-local destructor calling
+// the C API) the slot may already be gone, and `with` would panic there. The detail is then
+// lost, never the call. `try_borrow_mut` likewise: nothing re-enters, but a panic must not.
 fn set_last_error_static(text: &'static CStr) {
-    LAST_ERROR.with(|e| *e.borrow_mut() = LastError::Static(text));
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = LastError::Static(text);
+        }
+    });
 }
 
 fn set_last_error(text: String) {
     let text = CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = LastError::Owned(text));
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = LastError::Owned(text);
+        }
+    });
 }
 
 fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|e| match &*e.borrow() {
-        LastError::None => c"".as_ptr(),
-        LastError::Static(text) => text.as_ptr(),
-        LastError::Owned(text) => text.as_ptr(),
-    })
+    LAST_ERROR
+        .try_with(|e| match e.try_borrow().as_deref() {
+            Ok(LastError::Static(text)) => text.as_ptr(),
+            Ok(LastError::Owned(text)) => text.as_ptr(),
+            Ok(LastError::None) | Err(_) => c"".as_ptr(),
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Maps an error to its status, recording the detail as this thread's last error

@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 
 use super::api::*;
+use super::version::ov_telemetry_version_number;
 use super::{
     ffi_guard, ov_telemetry_consent_e, ov_telemetry_options_t, ov_telemetry_status_e,
     ov_telemetry_t,
@@ -12,12 +13,25 @@ use super::{
 /// The ABI version this library provides through ov_telemetry_get_api().
 pub const OV_TELEMETRY_ABI_VERSION: u32 = 1;
 
+/// The type of ov_telemetry_get_api(), for the pointer dlsym() returns. ISO C has no
+/// conversion from `void *` to a function pointer (POSIX guarantees they share a
+/// representation), so copy it: `void *sym = dlsym(lib, "ov_telemetry_get_api");
+/// ov_telemetry_get_api_fn get_api; memcpy(&get_api, &sym, sizeof get_api);`
+pub type ov_telemetry_get_api_fn = extern "C" fn(abi_version: u32) -> *const ov_telemetry_api_t;
+
 /// The whole API v1 as function pointers, for programs that load the library with
-/// dlopen() and look up only ov_telemetry_get_api(). Fields are only ever appended;
-/// `struct_size` tells how many a library provides.
+/// dlopen() and look up only ov_telemetry_get_api().
+///
+/// Evolution: fields are only ever appended (never removed, reordered or retyped), and
+/// `abi_version` stays 1. `struct_size` is the size of the library's table, which may be
+/// larger than this header's `sizeof(ov_telemetry_api_t)` (a newer library) or smaller (an
+/// older one): before calling a field marked "Since", check it with
+/// `OV_TELEMETRY_API_HAS(api, field)`. Fields without a note are in every version.
 #[repr(C)]
 pub struct ov_telemetry_api_t {
+    /// The ABI version of this table: 1.
     pub abi_version: u32,
+    /// The size in bytes of the library's table; see OV_TELEMETRY_API_HAS().
     pub struct_size: u32,
     pub options_create: extern "C" fn(*mut *mut ov_telemetry_options_t) -> ov_telemetry_status_e,
     pub options_set_app: extern "C" fn(
@@ -66,12 +80,16 @@ pub struct ov_telemetry_api_t {
     pub end_session: extern "C" fn(*mut ov_telemetry_t, *const c_char) -> ov_telemetry_status_e,
     pub flush: extern "C" fn(*mut ov_telemetry_t, u32) -> ov_telemetry_status_e,
     pub shutdown: extern "C" fn(*mut ov_telemetry_t, u32) -> ov_telemetry_status_e,
-    pub free: extern "C" fn(*mut ov_telemetry_t),
+    /// ov_telemetry_free(). Not named `free`: a C library may define `free` as a
+    /// function-like macro (MSVC's debug CRT does), which would rewrite `api->free(t)`.
+    pub handle_free: extern "C" fn(*mut ov_telemetry_t),
     pub get_consent: extern "C" fn(*const c_char) -> ov_telemetry_consent_e,
     pub set_consent: extern "C" fn(*const c_char, bool) -> ov_telemetry_status_e,
     pub status_message: extern "C" fn(i32) -> *const c_char,
     pub last_error: extern "C" fn() -> *const c_char,
     pub version: extern "C" fn() -> *const c_char,
+    /// ov_telemetry_version_number(). Since 1.1.
+    pub version_number: extern "C" fn() -> u32,
 }
 
 static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
@@ -97,12 +115,13 @@ static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
     end_session: ov_telemetry_end_session,
     flush: ov_telemetry_flush,
     shutdown: ov_telemetry_shutdown,
-    free: ov_telemetry_free,
+    handle_free: ov_telemetry_free,
     get_consent: ov_telemetry_get_consent,
     set_consent: ov_telemetry_set_consent,
     status_message: ov_telemetry_status_message,
     last_error: ov_telemetry_last_error,
     version: ov_telemetry_version,
+    version_number: ov_telemetry_version_number,
 };
 
 /// The function table for `abi_version` (1), or NULL for a version this library does not

@@ -390,14 +390,23 @@ fn the_dlopen_table_covers_the_api() {
     // SAFETY: a non-NULL table is static.
     let api = unsafe { &*api };
     assert_eq!(api.abi_version, 1);
+    // A caller compiled against this crate sees at least its own table (a newer library
+    // may append fields, so the check is >=, never ==).
+    assert!(api.struct_size as usize >= std::mem::size_of::<ov_telemetry_api_t>());
+    // Two uint32_t, then only function pointers: no padding, no other field types.
     assert_eq!(
-        api.struct_size as usize,
-        std::mem::size_of::<ov_telemetry_api_t>()
+        (std::mem::size_of::<ov_telemetry_api_t>() - 8) % std::mem::size_of::<usize>(),
+        0
     );
+    // The last field is the one most recently appended; struct_size covers it.
+    let end_of_last = std::mem::offset_of!(ov_telemetry_api_t, version_number)
+        + std::mem::size_of::<extern "C" fn() -> u32>();
+    assert_eq!(end_of_last, std::mem::size_of::<ov_telemetry_api_t>());
     assert_eq!(
-        api.struct_size as usize,
-        8 + 26 * std::mem::size_of::<usize>()
+        api.version_number as usize,
+        (ov_telemetry_version_number as extern "C" fn() -> _) as usize
     );
+    assert_eq!((api.version_number)(), OV_TELEMETRY_VERSION_NUMBER);
     assert_eq!(
         api.send_event as usize,
         (ov_telemetry_send_event as extern "C" fn(_, _, _, _, _) -> _) as usize
@@ -407,7 +416,7 @@ fn the_dlopen_table_covers_the_api() {
         (ov_telemetry_version as extern "C" fn() -> _) as usize
     );
     assert_eq!(
-        api.free as usize,
+        api.handle_free as usize,
         (ov_telemetry_free as extern "C" fn(_)) as usize
     );
     let mut opts = ptr::null_mut();
@@ -428,4 +437,99 @@ fn the_header_matches_the_abi_constants() {
         "#define OV_TELEMETRY_VERSION \"{}\"",
         env!("CARGO_PKG_VERSION")
     )));
+    for (name, value) in [
+        ("OV_TELEMETRY_VERSION_MAJOR", OV_TELEMETRY_VERSION_MAJOR),
+        ("OV_TELEMETRY_VERSION_MINOR", OV_TELEMETRY_VERSION_MINOR),
+        ("OV_TELEMETRY_VERSION_PATCH", OV_TELEMETRY_VERSION_PATCH),
+        ("OV_TELEMETRY_VERSION_NUMBER", OV_TELEMETRY_VERSION_NUMBER),
+    ] {
+        assert!(
+            header.contains(&format!("#define {name} {value}\n")),
+            "{name} is not {value} in the header"
+        );
+    }
+}
+
+#[test]
+fn the_version_number_is_cargos_version() {
+    let part = |s: &str| s.parse::<u32>().unwrap();
+    assert_eq!(
+        OV_TELEMETRY_VERSION_MAJOR,
+        part(env!("CARGO_PKG_VERSION_MAJOR"))
+    );
+    assert_eq!(
+        OV_TELEMETRY_VERSION_MINOR,
+        part(env!("CARGO_PKG_VERSION_MINOR"))
+    );
+    assert_eq!(
+        OV_TELEMETRY_VERSION_PATCH,
+        part(env!("CARGO_PKG_VERSION_PATCH"))
+    );
+    let number = OV_TELEMETRY_VERSION_MAJOR * 1_000_000
+        + OV_TELEMETRY_VERSION_MINOR * 1_000
+        + OV_TELEMETRY_VERSION_PATCH;
+    assert_eq!(OV_TELEMETRY_VERSION_NUMBER, number);
+    assert_eq!(ov_telemetry_version_number(), number);
+    // A panic inside still answers with the number (it is known at compile time).
+    FORCE_PANIC.with(|f| f.set(true));
+    assert_eq!(ov_telemetry_version_number(), number);
+    // The string and the number name the same version.
+    // SAFETY: ov_telemetry_version() returns a static NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(ov_telemetry_version()) };
+    assert_eq!(
+        text.to_str().unwrap(),
+        format!(
+            "{}.{}.{}",
+            OV_TELEMETRY_VERSION_MAJOR, OV_TELEMETRY_VERSION_MINOR, OV_TELEMETRY_VERSION_PATCH
+        )
+    );
+}
+
+/// A host's thread-local destructor may call the C API while the thread exits, after the
+/// library's own thread-local (the last error) is gone. Every call must still work; a
+/// panic there would reach the panic guard and abort the host.
+#[test]
+fn the_api_works_from_a_thread_exit_destructor() {
+    use std::sync::mpsc;
+
+    struct CallsOnExit(mpsc::Sender<(ov_telemetry_status_e, bool)>);
+    impl Drop for CallsOnExit {
+        fn drop(&mut self) {
+            // A failing call writes the last error; reading it must not panic either.
+            let status = ov_telemetry_send_event(
+                ptr::null_mut(),
+                c"c".as_ptr(),
+                c"a".as_ptr(),
+                c"".as_ptr(),
+                1,
+            );
+            let text = ov_telemetry_last_error();
+            let _ = self.0.send((status, !text.is_null()));
+        }
+    }
+    thread_local! {
+        static ON_EXIT: std::cell::RefCell<Option<CallsOnExit>> = const { std::cell::RefCell::new(None) };
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Registered first, so destroyed last (destructors run in reverse order):
+        // the library's last error is already gone when this one runs.
+        ON_EXIT.with(|slot| *slot.borrow_mut() = Some(CallsOnExit(tx)));
+        let status = ov_telemetry_send_event(
+            ptr::null_mut(),
+            c"c".as_ptr(),
+            c"a".as_ptr(),
+            c"".as_ptr(),
+            1,
+        );
+        assert_eq!(status, OV_TELEMETRY_STATUS_INVALID_ARGUMENT);
+        assert!(!last_error().is_empty());
+    })
+    .join()
+    .expect("the thread exits normally");
+    let (status, text) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the destructor ran");
+    assert_eq!(status, OV_TELEMETRY_STATUS_INVALID_ARGUMENT);
+    assert!(text);
 }

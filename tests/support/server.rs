@@ -56,6 +56,8 @@ pub struct Request {
     /// The status the server answered with; `None` when it reset the
     /// connection, hung, or has not answered yet.
     pub answered: Option<u16>,
+    /// When the whole request had been read.
+    pub received: std::time::Instant,
 }
 
 impl Request {
@@ -391,6 +393,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             body: parsed.body,
             json,
             answered: None,
+            received: std::time::Instant::now(),
         };
         let (index, action) = {
             let mut state = shared.lock();
