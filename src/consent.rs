@@ -224,8 +224,9 @@ pub enum Reason {
     BadFile(String),
     /// The user answered the dialog now.
     Dialog(dialog::Outcome),
-    /// No decision exists and this process may not ask: nothing is created.
-    Undecided,
+    /// No decision exists and this process may not ask (the condition that failed):
+    /// nothing is created.
+    Undecided(dialog::NoDialog),
     /// The configuration directory cannot be used; the text says why.
     Directory(String),
 }
@@ -241,8 +242,11 @@ impl std::fmt::Display for Reason {
             Reason::Dialog(dialog::Outcome::Accepted) => f.write_str("the user accepted now"),
             Reason::Dialog(dialog::Outcome::Declined) => f.write_str("the user declined now"),
             Reason::Dialog(outcome) => write!(f, "the consent dialog got no answer ({outcome:?})"),
-            Reason::Undecided => {
-                f.write_str("no consent was given (no decision stored, and no dialog allowed here)")
+            Reason::Undecided(why) => {
+                write!(
+                    f,
+                    "no consent was given (no decision stored, and no dialog: {why})"
+                )
             }
             Reason::Directory(why) => write!(f, "the config directory cannot be used: {why}"),
         }
@@ -304,20 +308,25 @@ pub fn decide(options: &DecideOptions, env: &dyn Env) -> Decision {
         (Consent::Declined, Some(why)) => Decision::off(Reason::BadFile(why)),
         (Consent::Declined, None) => Decision::off(Reason::File(Consent::Declined)),
         (Consent::Undecided, _) => {
-            if !(options.consent_dialog && dialog::can_prompt()) {
-                return Decision::off(Reason::Undecided);
+            let terminal = if options.consent_dialog {
+                dialog::Terminal::open()
+            } else {
+                Err(dialog::NoDialog::OptionOff)
+            };
+            match terminal {
+                Ok(terminal) => ask(dir, terminal, options.dialog_timeout),
+                Err(why) => Decision::off(Reason::Undecided(why)),
             }
-            ask(dir, options.dialog_timeout)
         }
     }
 }
 
 /// `0` is stored before asking, so an interrupted dialog leaves a decline behind.
-fn ask(dir: &Path, timeout: Duration) -> Decision {
+fn ask(dir: &Path, mut terminal: dialog::Terminal, timeout: Duration) -> Decision {
     if let Err(e) = write(dir, false) {
         return Decision::off(Reason::Directory(e.to_string()));
     }
-    let outcome = dialog::ask(timeout);
+    let outcome = terminal.ask(timeout);
     if outcome != dialog::Outcome::Accepted {
         return Decision::off(Reason::Dialog(outcome));
     }
@@ -456,12 +465,20 @@ mod tests {
         let dir = base.join("intel");
         let mut opts = options(&dir);
         let decision = decide(&opts, &env(&[]));
-        assert_eq!(decision, Decision::off(Reason::Undecided));
+        assert_eq!(
+            decision,
+            Decision::off(Reason::Undecided(dialog::NoDialog::OptionOff))
+        );
+        assert!(decision
+            .reason
+            .to_string()
+            .ends_with("no dialog: the consent dialog option is off)"));
         assert!(!dir.exists());
-        // A dialog is asked for, but the test process is not on a terminal's foreground.
+        // A dialog is asked for, but the test process is not on a terminal's foreground
+        // (the pseudo-terminal tests cover the other case).
         opts.consent_dialog = true;
-        if !dialog::can_prompt() {
-            assert_eq!(decide(&opts, &env(&[])).reason, Reason::Undecided);
+        if let Err(why) = dialog::check() {
+            assert_eq!(decide(&opts, &env(&[])).reason, Reason::Undecided(why));
             assert!(!dir.exists());
         }
         fs::remove_dir_all(base).unwrap();

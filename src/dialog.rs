@@ -1,19 +1,53 @@
 //! The first-run consent dialog for command-line tools (DESIGN §4).
 //!
-//! [`can_prompt`] decides whether a dialog may be shown at all; [`ask`] shows the message of
-//! the OpenVINO telemetry page on stdout and reads the answer from fd 0 until the total
-//! timeout expires. This module only asks: writing the consent file (`0` before asking, `1`
-//! after [`Outcome::Accepted`]) is the caller's job, so that Ctrl-C — which kills the process
-//! unless the host installed a handler — leaves the decision at "declined".
+//! [`Terminal::open`] decides whether a dialog may be shown at all and, when it may, opens the
+//! terminal; [`Terminal::ask`] shows the message of the OpenVINO telemetry page there and
+//! reads the answer from it until the total timeout expires. The dialog talks to the
+//! controlling terminal itself (`/dev/tty`; the console, `CONIN$` / `CONOUT$`, on Windows),
+//! never to stdout or stderr, so `tool > out.txt 2> log` still shows the prompt and keeps both
+//! files clean. This module only asks: writing the consent file (`0` before asking, `1` after
+//! [`Outcome::Accepted`]) is the caller's job, so that Ctrl-C — which kills the process unless
+//! the host installed a handler — leaves the decision at "declined".
 //!
-//! Input is read with `poll(2)` and `read(2)` on the raw descriptor: no thread is started,
-//! nothing sleeps, and the remaining time shrinks with every answer that has to be repeated.
-//! Because fd 0 is read directly, input already buffered by `std::io::stdin()` is not seen.
+//! **Who is asked** (Unix): stdin is a terminal, it is the process's controlling terminal, and
+//! the process is in that terminal's foreground process group (`tcgetpgrp(0) == getpgrp()`).
+//! A tool typed at a shell, or started by a wrapper script running in the foreground, asks; a
+//! background job (`tool &`), a service and a process without a terminal never do. Unlike the
+//! Python client, the process need not lead its process group (so wrapper scripts work).
+//! When no dialog may be shown, [`NoDialog`] names the condition that failed.
 //!
-//! Signals: Ctrl-C kills the process unless the host handles SIGINT. With a handler, a signal
-//! that interrupts the wait ends the dialog with [`Outcome::Interrupted`]; one that arrives
-//! while the dialog is printing (not waiting) only runs the handler, and the dialog goes on
-//! until the next signal, answer or the deadline. The caller can check its own flag after.
+//! **Consent is an answer to the prompt the user saw**: input typed before the `>>` prompt
+//! appears is discarded (`tcflush(TCIFLUSH)`), and so is an unfinished line left when the
+//! timer expires or a signal ends the dialog: it never reaches the shell or the tool.
+//!
+//! **Input** (Unix) is read with `ppoll(2)` and `read(2)` on the terminal's own descriptor: no
+//! thread is started, nothing sleeps, and the remaining time shrinks with every answer that
+//! has to be repeated. Input already buffered by `std::io::stdin()` is not seen.
+//!
+//! **Signals** (Unix): only an answer, end of input (Ctrl-D), Ctrl-C or the timer end the
+//! dialog. While it runs, the calling thread blocks every signal but the synchronous ones
+//! (`SIGSEGV`, …); the wait itself lets through only `SIGINT`, `SIGTERM`, `SIGHUP` and
+//! `SIGQUIT` (Ctrl-C, Ctrl-\\, `kill`, a closed terminal) and, when their disposition is the
+//! default, the stop signals (Ctrl-Z stops the tool, `fg` resumes the dialog). With the
+//! default disposition the first four end the process as they would without a dialog (the
+//! stored `0` stays); with a handler installed by the host, the handler runs and the dialog
+//! ends with [`Outcome::Interrupted`]. Any other signal — a window resize, a child exiting, a
+//! host's timer — stays pending in this thread and is delivered when the dialog returns
+//! (other threads receive process signals as usual; so in a host whose other threads do not
+//! block `SIGINT`, a handled Ctrl-C may run on one of them, and the dialog then goes on until
+//! an answer or the timer). The mask is swapped atomically by
+//! `ppoll`, so a Ctrl-C is never lost whenever it comes; macOS has no `ppoll`: there the swap
+//! takes two calls, and a Ctrl-C landing exactly between them needs a second Ctrl-C.
+//!
+//! **Windows**: asked when stdin is a console and the console can be opened (`CONIN$`,
+//! `CONOUT$`). A console read in line mode cannot wait with a deadline, so one helper thread
+//! reads a line at a time on request; at the deadline its read is ended by an Enter key event
+//! written into the console input (the half-typed line is thrown away) and the console input
+//! buffer is flushed. No colours there.
+//! Compiled for Windows by the cross-checks; the dialog tests run on Unix pseudo-terminals.
+//!
+//! Writing to a terminal whose output was stopped (Ctrl-S) blocks until it is resumed (Ctrl-Q):
+//! the timer cannot end the dialog while the message itself cannot be shown.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -50,7 +84,7 @@ pub const DECLINED_TEXT: &str = "The selected option was NOT to collect telemetr
 /// Shown when the total timeout expired without an answer.
 pub const TIMER_TEXT: &str = "The timer has expired and no data will be collected.";
 
-/// Shown when input ended (Ctrl-D, closed stdin, read error) or a signal interrupted the wait.
+/// Shown when input ended (Ctrl-D, read error) or a signal handler interrupted the wait.
 pub const NO_ANSWER_TEXT: &str = "No answer was given and no data will be collected.";
 
 const GREEN: &str = "\x1b[32m";
@@ -70,44 +104,139 @@ pub enum Outcome {
     NoReply,
     /// Input ended (end of file, e.g. Ctrl-D) or could not be read.
     Closed,
-    /// A signal interrupted the wait (`EINTR`), e.g. Ctrl-C with a handler installed.
+    /// A handler of the host ran for Ctrl-C (or `SIGTERM`, `SIGHUP`, `SIGQUIT`).
     Interrupted,
 }
 
-/// True only when a dialog may be shown: stdin is a terminal and this is the foreground main
-/// process — a process-group leader (`getpgrp() == getpid()`), whose group is the terminal's
-/// foreground job (`tcgetpgrp(0) == getpgrp()`), and whose parent is in the same session
-/// (`getsid(getppid()) == getsid(0)`), the checks the Python client makes. Always false on
-/// platforms other than Unix.
+/// Why no dialog is shown: the first condition that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoDialog {
+    /// The consent dialog option is off (the default: libraries never ask).
+    OptionOff,
+    /// stdin is a file, a pipe or closed.
+    StdinNotTerminal,
+    /// stdin is a terminal, but not this process's controlling terminal (or it has none).
+    NotControllingTerminal,
+    /// Another process group is the terminal's foreground: a background job.
+    Background,
+    /// The controlling terminal (Windows: the console) cannot be opened.
+    NoTerminal,
+    /// This platform has no consent dialog.
+    Unsupported,
+}
+
+impl std::fmt::Display for NoDialog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NoDialog::OptionOff => "the consent dialog option is off",
+            NoDialog::StdinNotTerminal => "stdin is not a terminal",
+            NoDialog::NotControllingTerminal => {
+                "stdin is not the controlling terminal of this process"
+            }
+            NoDialog::Background => {
+                "not in the terminal's foreground process group (a background job)"
+            }
+            NoDialog::NoTerminal if cfg!(windows) => "the console cannot be opened",
+            NoDialog::NoTerminal => "the controlling terminal cannot be opened",
+            NoDialog::Unsupported => "no consent dialog on this platform",
+        })
+    }
+}
+
+/// The terminal a dialog may be shown on; only [`Terminal::open`] makes one.
+pub struct Terminal {
+    inner: sys::Terminal,
+}
+
+impl Terminal {
+    /// Checks the conditions of the module documentation, in order, and opens the terminal
+    /// when they hold. Never blocks, prints nothing.
+    pub fn open() -> Result<Terminal, NoDialog> {
+        sys::Terminal::open().map(|inner| Terminal { inner })
+    }
+
+    /// Shows the consent message on the terminal and reads answers from it until `timeout`
+    /// has passed in total. Green when `NO_COLOR` is unset or empty and `TERM` is not `dumb`
+    /// (see <https://no-color.org>; never on Windows). Blocks for at most `timeout` (plus the
+    /// time to write to the terminal).
+    pub fn ask(&mut self, timeout: Duration) -> Outcome {
+        let color = sys::COLOUR
+            && colour_allowed(
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            );
+        self.inner.ask(color, timeout)
+    }
+}
+
+/// Whether a dialog may be shown now, and if not, why.
+pub fn check() -> Result<(), NoDialog> {
+    Terminal::open().map(drop)
+}
+
+/// True only when a dialog may be shown now (see [`check`]).
 pub fn can_prompt() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal() && sys::is_foreground_main_process()
+    check().is_ok()
 }
 
-/// Shows the consent message on stdout and reads answers from fd 0 until `timeout` has
-/// passed in total. Colours the texts green when stdout is a terminal and `NO_COLOR` is unset
-/// or empty (see <https://no-color.org>). Blocks for at most `timeout` (plus the time to write
-/// to stdout).
-pub fn ask(timeout: Duration) -> Outcome {
-    use std::io::IsTerminal;
-    let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut out = stdout.lock();
-    ask_with(0, &mut out, color, timeout)
+/// `NO_COLOR` unset or empty, and `TERM` not `dumb`.
+fn colour_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
 }
 
-/// The dialog itself: writes the message and prompts to `out` (green when `color`), reads
-/// answers from `input_fd` until `timeout` has passed in total. `input_fd` is only read, never
-/// closed. A negative descriptor, and every descriptor on platforms other than Unix, gives
-/// [`Outcome::Closed`] without writing anything. Write errors on `out` are ignored: the
-/// answer still counts.
+/// What waiting for input gave.
+enum Wait {
+    Ready,
+    TimedOut,
+    /// Only Unix waits can be interrupted; a Windows console read reports Ctrl-C itself.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Interrupted,
+    Failed,
+}
+
+/// What reading input gave.
+enum Read {
+    Data(usize),
+    Again,
+    Eof,
+    Interrupted,
+    Failed,
+}
+
+/// Where answers come from: the terminal, or a pipe in the unit tests.
+trait Input {
+    /// Waits until input can be read or `limit` passes.
+    fn wait(&mut self, limit: Duration) -> Wait;
+    /// Reads what is there; only called after `wait` said `Ready`.
+    fn read(&mut self, buf: &mut [u8]) -> Read;
+    /// Drops what was typed and not read yet (a no-op where nothing can be dropped).
+    fn discard_typed(&mut self);
+}
+
+/// The dialog on descriptor `input_fd`, written to `out` (green when `color`): the same loop
+/// as [`Terminal::ask`], for a pipe or a terminal the caller opened. `input_fd` is only read,
+/// never closed. A negative descriptor gives [`Outcome::Closed`] without writing anything.
+/// Write errors on `out` are ignored: the answer still counts.
+#[cfg(unix)]
 pub fn ask_with(input_fd: i32, out: &mut dyn Write, color: bool, timeout: Duration) -> Outcome {
-    if input_fd < 0 || !sys::SUPPORTED {
+    if input_fd < 0 {
         return Outcome::Closed;
     }
+    let signals = sys::SignalGuard::block();
+    let mut input = sys::FdInput {
+        fd: input_fd,
+        wait_mask: signals.wait_mask(),
+    };
+    run(&mut input, out, color, timeout)
+}
+
+/// The dialog itself: message, prompt, answers until `timeout` has passed in total.
+fn run(input: &mut dyn Input, out: &mut dyn Write, color: bool, timeout: Duration) -> Outcome {
     let deadline = Instant::now().checked_add(timeout);
     let mut screen = Screen { out, color };
     screen.say(MESSAGE);
+    // Only what is typed once the prompt is there answers it.
+    input.discard_typed();
     screen.prompt();
 
     let mut lines = LineBuffer::default();
@@ -128,19 +257,24 @@ pub fn ask_with(input_fd: i32, out: &mut dyn Write, color: bool, timeout: Durati
             None => Duration::MAX,
         };
         if remaining.is_zero() {
+            // The unfinished line must not reach the shell once the tool has moved on.
+            input.discard_typed();
             return screen.finish(Outcome::NoReply);
         }
-        match sys::wait_readable(input_fd, remaining) {
-            sys::Wait::Ready => {}
-            sys::Wait::TimedOut => continue,
-            sys::Wait::Interrupted => return screen.finish(Outcome::Interrupted),
-            sys::Wait::Failed => return screen.finish(Outcome::Closed),
+        match input.wait(remaining) {
+            Wait::Ready => {}
+            Wait::TimedOut => continue,
+            Wait::Interrupted => {
+                input.discard_typed();
+                return screen.finish(Outcome::Interrupted);
+            }
+            Wait::Failed => return screen.finish(Outcome::Closed),
         }
-        match sys::read_some(input_fd, &mut chunk) {
-            sys::Read::Data(n) => lines.push(&chunk[..n]),
-            sys::Read::Again => {}
+        match input.read(&mut chunk) {
+            Read::Data(n) => lines.push(&chunk[..n]),
+            Read::Again => {}
             // A last answer without a newline still counts, as it would for `input()`.
-            sys::Read::Eof => {
+            Read::Eof => {
                 let outcome = match lines.rest() {
                     Some(Reply::Yes) => Outcome::Accepted,
                     Some(Reply::No) => Outcome::Declined,
@@ -148,8 +282,11 @@ pub fn ask_with(input_fd: i32, out: &mut dyn Write, color: bool, timeout: Durati
                 };
                 return screen.finish(outcome);
             }
-            sys::Read::Interrupted => return screen.finish(Outcome::Interrupted),
-            sys::Read::Failed => return screen.finish(Outcome::Closed),
+            Read::Interrupted => {
+                input.discard_typed();
+                return screen.finish(Outcome::Interrupted);
+            }
+            Read::Failed => return screen.finish(Outcome::Closed),
         }
     }
 }
@@ -265,128 +402,498 @@ impl LineBuffer {
 
 #[cfg(unix)]
 mod sys {
+    use std::fs::{File, OpenOptions};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
     use std::time::Duration;
 
-    pub const SUPPORTED: bool = true;
+    use super::{Input, NoDialog, Outcome, Read, Wait};
 
-    pub enum Wait {
-        Ready,
-        TimedOut,
-        Interrupted,
-        Failed,
+    pub const COLOUR: bool = true;
+
+    /// Signals that report a fault of the running code: never blocked (blocking them would
+    /// only turn the host's crash handler into a plain kill).
+    const SYNCHRONOUS: [libc::c_int; 7] = [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+        libc::SIGABRT,
+    ];
+
+    /// The ways to ask a program to stop: they end the wait.
+    const ENDING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+    /// Job-control stops: let through while waiting when they only stop the process.
+    const STOPPING: [libc::c_int; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+
+    /// The controlling terminal, opened read-write for this dialog.
+    pub struct Terminal {
+        tty: File,
     }
 
-    pub enum Read {
-        Data(usize),
-        Again,
-        Eof,
-        Interrupted,
-        Failed,
-    }
-
-    pub fn is_foreground_main_process() -> bool {
-        // SAFETY: these functions take no pointers and only report the state of this process,
-        // its parent and the terminal on fd 0; they have no preconditions. A failing call
-        // returns -1, which never equals a valid id, so the checks below then say "no".
-        let (pid, pgrp, foreground, sid, parent_sid) = unsafe {
-            (
-                libc::getpid(),
-                libc::getpgrp(),
-                libc::tcgetpgrp(0),
-                libc::getsid(0),
-                libc::getsid(libc::getppid()),
-            )
-        };
-        pgrp == pid && foreground == pgrp && sid != -1 && parent_sid == sid
-    }
-
-    /// Waits until `fd` can be read (data, end of file or an error to report) or `limit`
-    /// passes. Rounds up to whole milliseconds so that the caller's deadline has passed when
-    /// this says `TimedOut`.
-    pub fn wait_readable(fd: i32, limit: Duration) -> Wait {
-        let nanos = limit.as_nanos().div_ceil(1_000_000);
-        let millis = i32::try_from(nanos).unwrap_or(i32::MAX);
-        let mut entry = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `entry` is a valid, initialised pollfd that lives across the call, and the
-        // count passed is 1, the number of entries it points to.
-        let ready = unsafe { libc::poll(&mut entry, 1, millis) };
-        match ready {
-            0 => Wait::TimedOut,
-            n if n > 0 => {
-                if entry.revents & libc::POLLNVAL != 0 {
-                    Wait::Failed
-                } else {
-                    // POLLIN, POLLHUP and POLLERR all mean that read(2) will not block and
-                    // will say what happened.
-                    Wait::Ready
-                }
+    impl Terminal {
+        pub fn open() -> Result<Terminal, NoDialog> {
+            // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers and only report
+            // state; a failing call returns 0 or -1, handled below.
+            let (stdin_is_tty, foreground, group) =
+                unsafe { (libc::isatty(0), libc::tcgetpgrp(0), libc::getpgrp()) };
+            if stdin_is_tty != 1 {
+                return Err(NoDialog::StdinNotTerminal);
             }
-            _ => match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => Wait::Interrupted,
-                _ => Wait::Failed,
-            },
+            // tcgetpgrp fails (ENOTTY) unless fd 0 is our controlling terminal.
+            if foreground < 0 {
+                return Err(NoDialog::NotControllingTerminal);
+            }
+            if foreground != group {
+                return Err(NoDialog::Background);
+            }
+            let tty = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open("/dev/tty")
+                .map_err(|_| NoDialog::NoTerminal)?;
+            Ok(Terminal { tty })
+        }
+
+        pub fn ask(&mut self, color: bool, timeout: Duration) -> Outcome {
+            let fd = self.tty.as_raw_fd();
+            super::ask_with(fd, &mut self.tty, color, timeout)
         }
     }
 
-    pub fn read_some(fd: i32, buf: &mut [u8]) -> Read {
-        // SAFETY: `buf` is a valid, writable buffer of `buf.len()` bytes for the whole call;
-        // read(2) writes at most that many bytes into it.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        match n {
-            0 => Read::Eof,
-            n if n > 0 => Read::Data(n as usize),
-            _ => match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => Read::Interrupted,
-                Some(libc::EAGAIN) => Read::Again,
-                Some(e) if e == libc::EWOULDBLOCK => Read::Again,
-                _ => Read::Failed,
-            },
+    /// Blocks the signals of the module documentation in the calling thread for as long as it
+    /// lives, and knows the mask to wait with.
+    pub struct SignalGuard {
+        old: libc::sigset_t,
+        wait: libc::sigset_t,
+    }
+
+    impl SignalGuard {
+        pub fn block() -> SignalGuard {
+            // SAFETY: the sigset functions only write the sets passed, which are valid locals;
+            // pthread_sigmask reads `block` and writes `old`, both valid for the call; the
+            // sigaction query passes NULL as the new action and a valid place for the old one.
+            unsafe {
+                let mut block: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut block);
+                for signal in SYNCHRONOUS {
+                    libc::sigdelset(&mut block, signal);
+                }
+                let mut old: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut old);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+
+                let mut wait = block;
+                for signal in SYNCHRONOUS {
+                    if libc::sigismember(&old, signal) == 1 {
+                        libc::sigaddset(&mut wait, signal);
+                    }
+                }
+                for signal in ENDING {
+                    if libc::sigismember(&old, signal) != 1 {
+                        libc::sigdelset(&mut wait, signal);
+                    }
+                }
+                for signal in STOPPING {
+                    let mut action: libc::sigaction = std::mem::zeroed();
+                    let default = libc::sigaction(signal, std::ptr::null(), &mut action) == 0
+                        && action.sa_sigaction == libc::SIG_DFL;
+                    if default && libc::sigismember(&old, signal) != 1 {
+                        libc::sigdelset(&mut wait, signal);
+                    }
+                }
+                SignalGuard { old, wait }
+            }
+        }
+
+        pub fn wait_mask(&self) -> libc::sigset_t {
+            self.wait
+        }
+    }
+
+    impl Drop for SignalGuard {
+        fn drop(&mut self) {
+            // SAFETY: `old` is the valid mask saved in `block`; NULL is allowed for the
+            // previous mask. Signals that became pending are delivered now.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+            }
+        }
+    }
+
+    /// A terminal or pipe descriptor, waited on with the guard's mask.
+    pub struct FdInput {
+        pub fd: i32,
+        pub wait_mask: libc::sigset_t,
+    }
+
+    impl Input for FdInput {
+        /// Waits until `fd` can be read (data, end of file or an error to report) or `limit`
+        /// passes. `Interrupted` only when a handler of a signal that ends the wait ran.
+        fn wait(&mut self, limit: Duration) -> Wait {
+            let mut entry = libc::pollfd {
+                fd: self.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // Long waits are cut to a day: the caller's loop waits again.
+            let limit = limit.min(Duration::from_secs(86_400));
+            match poll_with_mask(&mut entry, limit, &self.wait_mask) {
+                Ok(0) => Wait::TimedOut,
+                // POLLIN, POLLHUP and POLLERR all mean that read(2) will not block and will
+                // say what happened.
+                Ok(_) if entry.revents & libc::POLLNVAL == 0 => Wait::Ready,
+                Ok(_) => Wait::Failed,
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => Wait::Interrupted,
+                Err(_) => Wait::Failed,
+            }
+        }
+
+        fn read(&mut self, buf: &mut [u8]) -> Read {
+            // SAFETY: `buf` is a valid, writable buffer of `buf.len()` bytes for the whole
+            // call; read(2) writes at most that many bytes into it.
+            let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            match n {
+                0 => Read::Eof,
+                n if n > 0 => Read::Data(n as usize),
+                _ => match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => Read::Interrupted,
+                    Some(libc::EAGAIN) => Read::Again,
+                    Some(e) if e == libc::EWOULDBLOCK => Read::Again,
+                    _ => Read::Failed,
+                },
+            }
+        }
+
+        fn discard_typed(&mut self) {
+            // SAFETY: tcflush takes plain integers; on a pipe it fails with ENOTTY, harmlessly.
+            unsafe {
+                libc::tcflush(self.fd, libc::TCIFLUSH);
+            }
+        }
+    }
+
+    /// poll(2) with `mask` as the thread's signal mask for the duration of the wait.
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    fn poll_with_mask(
+        entry: &mut libc::pollfd,
+        limit: Duration,
+        mask: &libc::sigset_t,
+    ) -> std::io::Result<i32> {
+        let timeout = libc::timespec {
+            tv_sec: limit.as_secs() as libc::time_t,
+            tv_nsec: limit.subsec_nanos() as _,
+        };
+        // SAFETY: `entry`, `timeout` and `mask` are valid for the call; the count is 1, the
+        // number of entries `entry` points to. The mask is swapped atomically with the wait.
+        let ready = unsafe { libc::ppoll(entry, 1, &timeout, mask) };
+        if ready < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(ready)
+    }
+
+    /// Without ppoll(2): the mask is set, poll(2) waits, the mask is put back. A signal that
+    /// arrives between the first two calls runs its handler before the wait, which then goes
+    /// on until the next signal, answer or the deadline.
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    )))]
+    fn poll_with_mask(
+        entry: &mut libc::pollfd,
+        limit: Duration,
+        mask: &libc::sigset_t,
+    ) -> std::io::Result<i32> {
+        // Rounds up to whole milliseconds so that the caller's deadline has passed when this
+        // times out.
+        let millis = i32::try_from(limit.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX);
+        // SAFETY: the masks are valid sets for the calls; `entry` is a valid pollfd and the
+        // count passed is 1.
+        unsafe {
+            let mut during: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_SETMASK, mask, &mut during);
+            let ready = libc::poll(entry, 1, millis);
+            let result = if ready < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(ready)
+            };
+            libc::pthread_sigmask(libc::SIG_SETMASK, &during, std::ptr::null_mut());
+            result
         }
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod sys {
+    use std::fs::{File, OpenOptions};
+    use std::io::{IsTerminal, Read as _};
+    use std::os::windows::io::AsRawHandle;
+    use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use super::{Input, NoDialog, Outcome, Read, Wait};
+
+    pub const COLOUR: bool = false;
+
+    type Handle = *mut core::ffi::c_void;
+    const ERROR_OPERATION_ABORTED: i32 = 995;
+
+    const KEY_EVENT: u16 = 0x0001;
+    const VK_RETURN: u16 = 0x0D;
+    const ENTER_SCAN_CODE: u16 = 0x1C;
+
+    /// `KEY_EVENT_RECORD`.
+    #[repr(C)]
+    struct KeyEventRecord {
+        key_down: i32,
+        repeat_count: u16,
+        virtual_key_code: u16,
+        virtual_scan_code: u16,
+        unicode_char: u16,
+        control_key_state: u32,
+    }
+
+    /// `INPUT_RECORD` holding a key event (the largest member of its union, 16 bytes).
+    #[repr(C)]
+    struct InputRecord {
+        event_type: u16,
+        key: KeyEventRecord,
+    }
+
+    const _: () = assert!(std::mem::size_of::<InputRecord>() == 20);
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn CancelSynchronousIo(thread: Handle) -> i32;
+        fn FlushConsoleInputBuffer(console_input: Handle) -> i32;
+        fn WriteConsoleInputW(
+            console_input: Handle,
+            buffer: *const InputRecord,
+            length: u32,
+            written: *mut u32,
+        ) -> i32;
+    }
+
+    /// The console, opened for this dialog.
+    pub struct Terminal {
+        input: File,
+        output: File,
+    }
+
+    impl Terminal {
+        pub fn open() -> Result<Terminal, NoDialog> {
+            if !std::io::stdin().is_terminal() {
+                return Err(NoDialog::StdinNotTerminal);
+            }
+            let input = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("CONIN$")
+                .map_err(|_| NoDialog::NoTerminal)?;
+            let output = OpenOptions::new()
+                .write(true)
+                .open("CONOUT$")
+                .map_err(|_| NoDialog::NoTerminal)?;
+            Ok(Terminal { input, output })
+        }
+
+        pub fn ask(&mut self, color: bool, timeout: Duration) -> Outcome {
+            let mut input = ConsoleInput {
+                console: &self.input,
+                reader: None,
+                outstanding: false,
+                ready: None,
+            };
+            super::run(&mut input, &mut self.output, color, timeout)
+        }
+    }
+
+    type Chunk = std::io::Result<Vec<u8>>;
+
+    /// The helper thread: one console read per request, the result sent back.
+    struct Reader {
+        requests: Sender<()>,
+        replies: Receiver<Chunk>,
+        thread: JoinHandle<()>,
+    }
+
+    /// Console input read by a helper thread, started at the first wait.
+    struct ConsoleInput<'a> {
+        console: &'a File,
+        reader: Option<Reader>,
+        /// A read was requested and its reply has not come yet.
+        outstanding: bool,
+        ready: Option<Chunk>,
+    }
+
+    impl ConsoleInput<'_> {
+        fn reader(&mut self) -> Option<&Reader> {
+            if self.reader.is_none() {
+                let mut console = self.console.try_clone().ok()?;
+                let (requests, asked) = mpsc::channel::<()>();
+                let (reply, replies) = mpsc::channel::<Chunk>();
+                let thread = std::thread::Builder::new()
+                    .name("ov-telemetry-dialog".into())
+                    .spawn(move || {
+                        let mut buf = [0u8; 512];
+                        while asked.recv().is_ok() {
+                            let chunk = console.read(&mut buf).map(|n| buf[..n].to_vec());
+                            if reply.send(chunk).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .ok()?;
+                self.reader = Some(Reader {
+                    requests,
+                    replies,
+                    thread,
+                });
+            }
+            self.reader.as_ref()
+        }
+
+        /// Ends the helper. A read still outstanding is ended the way libuv ends one: an
+        /// Enter key event written into the console input makes the line read return, with
+        /// the half-typed line, which is thrown away; it never takes a line typed for the
+        /// tool later. An idle helper ends when its request channel closes.
+        fn stop(&mut self) {
+            let Some(reader) = self.reader.take() else {
+                return;
+            };
+            if !std::mem::take(&mut self.outstanding) {
+                return;
+            }
+            let enter = InputRecord {
+                event_type: KEY_EVENT,
+                key: KeyEventRecord {
+                    key_down: 1,
+                    repeat_count: 1,
+                    virtual_key_code: VK_RETURN,
+                    virtual_scan_code: ENTER_SCAN_CODE,
+                    unicode_char: u16::from(b'\r'),
+                    control_key_state: 0,
+                },
+            };
+            let mut written = 0u32;
+            // SAFETY: the handle is the console input owned by `console`; `enter` is one
+            // valid record and `written` a valid place for the count, both live for the call.
+            unsafe {
+                WriteConsoleInputW(
+                    self.console.as_raw_handle() as Handle,
+                    &enter,
+                    1,
+                    &mut written,
+                )
+            };
+            if reader.replies.recv_timeout(Duration::from_secs(1)).is_err() {
+                // Last resort (a console that ignored the key): cancel the read itself.
+                // SAFETY: the handle is the helper thread's, valid while `reader.thread`
+                // lives (the JoinHandle is dropped, detaching it, only afterwards).
+                unsafe { CancelSynchronousIo(reader.thread.as_raw_handle() as Handle) };
+                let _ = reader.replies.recv_timeout(Duration::from_millis(200));
+            }
+        }
+    }
+
+    impl Input for ConsoleInput<'_> {
+        fn wait(&mut self, limit: Duration) -> Wait {
+            if self.ready.is_some() {
+                return Wait::Ready;
+            }
+            let outstanding = self.outstanding;
+            let Some(reader) = self.reader() else {
+                return Wait::Failed;
+            };
+            if !outstanding && reader.requests.send(()).is_err() {
+                return Wait::Failed;
+            }
+            let result = reader.replies.recv_timeout(limit);
+            match result {
+                Ok(chunk) => {
+                    self.outstanding = false;
+                    self.ready = Some(chunk);
+                    Wait::Ready
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.outstanding = true;
+                    Wait::TimedOut
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.outstanding = false;
+                    Wait::Failed
+                }
+            }
+        }
+
+        fn read(&mut self, buf: &mut [u8]) -> Read {
+            match self.ready.take() {
+                None => Read::Again,
+                Some(Ok(bytes)) if bytes.is_empty() => Read::Eof,
+                Some(Ok(bytes)) => {
+                    // The helper reads at most 512 bytes, the size of the caller's buffer.
+                    let n = bytes.len().min(buf.len());
+                    buf[..n].copy_from_slice(&bytes[..n]);
+                    Read::Data(n)
+                }
+                // Ctrl-C with a console control handler installed by the host.
+                Some(Err(e)) if e.raw_os_error() == Some(ERROR_OPERATION_ABORTED) => {
+                    Read::Interrupted
+                }
+                Some(Err(_)) => Read::Failed,
+            }
+        }
+
+        fn discard_typed(&mut self) {
+            self.stop();
+            // SAFETY: the handle is the console input handle owned by `console`, valid here.
+            unsafe { FlushConsoleInputBuffer(self.console.as_raw_handle() as Handle) };
+        }
+    }
+
+    impl Drop for ConsoleInput<'_> {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 mod sys {
     use std::time::Duration;
 
-    pub const SUPPORTED: bool = false;
+    use super::{NoDialog, Outcome};
 
-    pub enum Wait {
-        #[allow(dead_code)]
-        Ready,
-        #[allow(dead_code)]
-        TimedOut,
-        #[allow(dead_code)]
-        Interrupted,
-        Failed,
-    }
+    pub const COLOUR: bool = false;
 
-    pub enum Read {
-        #[allow(dead_code)]
-        Data(usize),
-        #[allow(dead_code)]
-        Again,
-        #[allow(dead_code)]
-        Eof,
-        #[allow(dead_code)]
-        Interrupted,
-        Failed,
-    }
+    pub struct Terminal;
 
-    pub fn is_foreground_main_process() -> bool {
-        false
-    }
+    impl Terminal {
+        pub fn open() -> Result<Terminal, NoDialog> {
+            Err(NoDialog::Unsupported)
+        }
 
-    pub fn wait_readable(_fd: i32, _limit: Duration) -> Wait {
-        Wait::Failed
-    }
-
-    pub fn read_some(_fd: i32, _buf: &mut [u8]) -> Read {
-        Read::Failed
+        pub fn ask(&mut self, _color: bool, _timeout: Duration) -> Outcome {
+            Outcome::Closed
+        }
     }
 }
 
@@ -528,6 +1035,71 @@ mod tests {
         assert!(colored.contains(&format!("{GREEN}{ACCEPTED_TEXT}{RESET}\n")));
         // The prompt itself stays plain.
         assert!(colored.contains(&format!("{RESET}\n{PROMPT}")));
+    }
+
+    #[test]
+    fn colour_needs_no_color_unset_or_empty_and_a_terminal_that_is_not_dumb() {
+        use std::ffi::OsStr;
+        let some = |s: &'static str| Some(OsStr::new(s));
+        assert!(colour_allowed(None, None));
+        assert!(colour_allowed(some(""), some("xterm-256color")));
+        assert!(!colour_allowed(some("1"), some("xterm")));
+        assert!(!colour_allowed(some("0"), None), "any non-empty NO_COLOR");
+        assert!(!colour_allowed(None, some("dumb")));
+        assert!(colour_allowed(None, some("")));
+    }
+
+    #[test]
+    fn each_reason_names_its_condition() {
+        let texts: Vec<String> = [
+            NoDialog::OptionOff,
+            NoDialog::StdinNotTerminal,
+            NoDialog::NotControllingTerminal,
+            NoDialog::Background,
+            NoDialog::NoTerminal,
+            NoDialog::Unsupported,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(texts[0], "the consent dialog option is off");
+        assert_eq!(texts[1], "stdin is not a terminal");
+        assert_eq!(
+            texts[3],
+            "not in the terminal's foreground process group (a background job)"
+        );
+        let mut unique = texts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), texts.len(), "{texts:?}");
+    }
+
+    #[test]
+    fn signals_are_blocked_during_the_dialog_and_restored_after() {
+        // SAFETY: the sigset functions write only the local sets; pthread_sigmask with a NULL
+        // new set only reads the current mask.
+        let blocked = |signal: libc::c_int| unsafe {
+            let mut now: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+            libc::sigismember(&now, signal) == 1
+        };
+        // The mask this thread inherited (a parent may have blocked some signals).
+        let before = [libc::SIGWINCH, libc::SIGINT].map(blocked);
+        {
+            let guard = sys::SignalGuard::block();
+            assert!(blocked(libc::SIGWINCH) && blocked(libc::SIGINT) && blocked(libc::SIGCHLD));
+            assert!(
+                !blocked(libc::SIGSEGV),
+                "synchronous signals stay deliverable"
+            );
+            let wait = guard.wait_mask();
+            // SAFETY: sigismember only reads the set.
+            let in_wait = |signal| unsafe { libc::sigismember(&wait, signal) == 1 };
+            // Ctrl-C ends the wait, unless the thread had it blocked before.
+            assert_eq!(in_wait(libc::SIGINT), before[1]);
+            assert!(in_wait(libc::SIGWINCH) && in_wait(libc::SIGCHLD) && in_wait(libc::SIGUSR1));
+        }
+        assert_eq!([libc::SIGWINCH, libc::SIGINT].map(blocked), before);
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl Options {
                 return Err(Error::InvalidArgument(format!("the {name} is empty")));
             }
         }
+        check_measurement_id(&self.measurement_id)?;
         if self.queue_capacity == 0 {
             return Err(Error::InvalidArgument(
                 "the queue capacity must be at least 1".into(),
@@ -84,6 +85,22 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// A GA4 measurement id is `G-` followed by letters and digits (`G-W5E9RNLD4H`). Anything
+/// else is refused before it can reach a collect URL, where GA4 would drop it silently.
+fn check_measurement_id(id: &str) -> Result<()> {
+    let valid = id
+        .strip_prefix("G-")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if valid {
+        return Ok(());
+    }
+    let shown: String = id.chars().take(40).collect();
+    Err(Error::InvalidArgument(format!(
+        "the measurement id {shown:?} is not a GA4 measurement id: \
+         expected G- followed by letters and digits only (like G-W5E9RNLD4H)"
+    )))
 }
 
 /// A telemetry handle.
@@ -147,7 +164,7 @@ impl Telemetry {
                 decision.reason,
                 Reason::File(Consent::Declined)
                     | Reason::BadFile(_)
-                    | Reason::Undecided
+                    | Reason::Undecided(_)
                     | Reason::Dialog(_)
             ) {
                 // Consent is not given: whatever was kept for later must go.

@@ -36,6 +36,11 @@ const CLEARED: [&str; 6] = [
 ];
 
 fn start(dir: &Path, job: Job, extra: &[&str]) -> Pty {
+    command(dir, job, extra).spawn()
+}
+
+/// The probe with the dialog on, `extra` options, then a session and a shutdown.
+fn command(dir: &Path, job: Job, extra: &[&str]) -> PtyCommand {
     let mut cmd = PtyCommand::new(probe());
     cmd.args(["--config-dir", dir.to_str().unwrap(), "--dialog"]);
     cmd.args(extra.iter().copied());
@@ -46,7 +51,7 @@ fn start(dir: &Path, job: Job, extra: &[&str]) -> Pty {
     cmd.env("OPENVINO_TELEMETRY_DEBUG", "1")
         .env("NO_COLOR", "1")
         .job(job);
-    cmd.spawn()
+    cmd
 }
 
 fn finish(pty: &mut Pty) -> String {
@@ -154,13 +159,105 @@ fn ctrl_c_leaves_the_decline_behind() {
 }
 
 #[test]
-fn a_background_job_is_never_asked_and_creates_nothing() {
+fn a_background_job_is_never_asked_creates_nothing_and_says_why() {
     let dir = config_dir("background");
     let mut pty = start(&dir, Job::Background, &[]);
     let out = finish(&mut pty);
     assert!(!out.contains(">>"), "{out}");
     assert!(out.contains("enabled=false"), "{out}");
+    assert!(
+        out.contains(
+            "reason=no consent was given (no decision stored, and no dialog: not in the \
+             terminal's foreground process group (a background job))"
+        ),
+        "{out}"
+    );
     assert!(!dir.exists(), "a process that may not ask creates nothing");
+}
+
+#[test]
+fn with_the_dialog_option_off_a_terminal_is_not_asked_and_the_reason_says_so() {
+    let dir = config_dir("option-off");
+    let mut cmd = PtyCommand::new(probe());
+    cmd.args(["--config-dir", dir.to_str().unwrap(), "session:tool"]);
+    for name in CLEARED {
+        cmd.env_remove(name);
+    }
+    let mut pty = cmd.env("OPENVINO_TELEMETRY_DEBUG", "1").spawn();
+    let out = finish(&mut pty);
+    assert!(!out.contains(">>"), "{out}");
+    assert!(
+        out.contains("no dialog: the consent dialog option is off)"),
+        "{out}"
+    );
+    assert!(!dir.exists());
+}
+
+/// `tool > out.txt 2> log`: the prompt is on the terminal, the answer is taken, and neither
+/// file holds any of the dialog.
+#[test]
+fn stdout_and_stderr_in_files_the_dialog_still_asks_on_the_terminal() {
+    let dir = config_dir("redirected");
+    let files = temp_dir("redirected-out");
+    let (out_path, err_path) = (files.join("out.txt"), files.join("log"));
+    let mut pty = command(&dir, Job::Foreground, &[])
+        .stdout_file(&out_path)
+        .stderr_file(&err_path)
+        .spawn();
+    pty.read_until(">>", HANG).unwrap();
+    pty.write("y\n").unwrap();
+    let screen = finish(&mut pty);
+    assert!(
+        screen.contains("Intel would like your permission"),
+        "{screen}"
+    );
+    assert!(screen.contains(ACCEPTED_TEXT), "{screen}");
+    assert!(
+        !screen.contains("enabled="),
+        "stdout went to the file: {screen}"
+    );
+    assert_eq!(consent_file(&dir).as_deref(), Some("1"));
+
+    let stdout = fs::read_to_string(&out_path).unwrap();
+    let stderr = fs::read_to_string(&err_path).unwrap();
+    assert!(stdout.starts_with("enabled=true\n"), "{stdout}");
+    // The debug transport prints what would be sent on stderr: the accepted event.
+    assert!(stderr.contains("new_state: accepted"), "{stderr}");
+    for file in [&stdout, &stderr] {
+        for text in ["Intel would like", ">>", ACCEPTED_TEXT, SHORT_PROMPT] {
+            assert!(!file.contains(text), "{text:?} leaked into a file: {file}");
+        }
+    }
+    fs::remove_dir_all(files).unwrap();
+}
+
+/// `sh -c 'tool …; …'`: the tool is not a process-group leader, but in the foreground group.
+#[test]
+fn a_tool_started_by_a_wrapper_script_is_asked() {
+    let dir = config_dir("wrapper");
+    let mut cmd = PtyCommand::new("/bin/sh");
+    cmd.args(["-c", "\"$0\" \"$@\"; status=$?; exit $status"]);
+    cmd.arg(probe());
+    cmd.args([
+        "--config-dir",
+        dir.to_str().unwrap(),
+        "--dialog",
+        "session:tool",
+    ]);
+    for name in CLEARED {
+        cmd.env_remove(name);
+    }
+    let mut pty = cmd
+        .env("OPENVINO_TELEMETRY_DEBUG", "1")
+        .env("NO_COLOR", "1")
+        .spawn();
+    pty.read_until(">>", HANG).unwrap();
+    assert_eq!(consent_file(&dir).as_deref(), Some("0"));
+    pty.write("no\n").unwrap();
+    let out = finish(&mut pty);
+    assert!(out.contains(DECLINED_TEXT), "{out}");
+    assert!(out.contains("reason=the user declined now"), "{out}");
+    assert_eq!(consent_file(&dir).as_deref(), Some("0"));
 }
 
 #[test]
@@ -195,6 +292,10 @@ fn without_a_terminal_there_is_no_dialog_and_no_file() {
     assert!(out.status.success());
     assert!(!stdout.contains(">>"), "{stdout}");
     assert!(stdout.contains("enabled=false"), "{stdout}");
+    assert!(
+        stdout.contains("no dialog: stdin is not a terminal)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("session:tool DISABLED"), "{stdout}");
     assert!(!dir.exists());
 }

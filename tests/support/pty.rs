@@ -65,6 +65,8 @@ pub struct PtyCommand {
     job: Job,
     rows: u16,
     cols: u16,
+    stdout: Option<PathBuf>,
+    stderr: Option<PathBuf>,
 }
 
 impl PtyCommand {
@@ -79,6 +81,8 @@ impl PtyCommand {
             job: Job::Foreground,
             rows: 24,
             cols: 80,
+            stdout: None,
+            stderr: None,
         }
     }
 
@@ -122,6 +126,19 @@ impl PtyCommand {
     pub fn window_size(&mut self, rows: u16, cols: u16) -> &mut PtyCommand {
         self.rows = rows;
         self.cols = cols;
+        self
+    }
+
+    /// Sends the command's stdout to `path` (created or truncated) instead of the terminal,
+    /// like `cmd > path` at a shell.
+    pub fn stdout_file(&mut self, path: impl AsRef<Path>) -> &mut PtyCommand {
+        self.stdout = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Sends the command's stderr to `path` (created or truncated), like `cmd 2> path`.
+    pub fn stderr_file(&mut self, path: impl AsRef<Path>) -> &mut PtyCommand {
+        self.stderr = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -191,6 +208,34 @@ impl Pty {
     /// Ctrl-C: the terminal sends SIGINT to its foreground process group.
     pub fn send_interrupt(&mut self) -> io::Result<()> {
         self.write([0x03])
+    }
+
+    /// Changes the window size: the terminal sends SIGWINCH to its foreground process group.
+    pub fn resize(&mut self, rows: u16, cols: u16) -> io::Result<()> {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize, which `size` is, valid for the call.
+        if unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ as _, &size) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the command (not to its process group), unless it was reported gone.
+    pub fn signal(&mut self, signal: libc::c_int) -> io::Result<()> {
+        if self.status_reported() {
+            return Err(io::Error::other("the command has already exited"));
+        }
+        // SAFETY: kill(2) takes plain integers; the command has not been reported dead, so
+        // its pid is not reused yet.
+        if unsafe { libc::kill(self.child, signal) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Reads output until `needle` appears after what earlier calls consumed, or `timeout`
@@ -326,14 +371,34 @@ impl Pty {
         let report_w = OwnedFd::from(report_w);
         let exec_r = OwnedFd::from(exec_r);
         let exec_w = OwnedFd::from(exec_w);
+        // Opened close-on-exec by std; the command gets them as fd 1 and 2 through dup2.
+        let redirect = |path: &Option<PathBuf>| {
+            path.as_ref()
+                .map(|p| {
+                    std::fs::File::create(p)
+                        .map(OwnedFd::from)
+                        .map_err(|e| format!("{}: {e}", p.display()))
+                })
+                .transpose()
+        };
+        let stdout = redirect(&cmd.stdout)?;
+        let stderr = redirect(&cmd.stderr)?;
 
         let fds = ChildFds {
             master: master.as_raw_fd(),
             slave: slave.as_raw_fd(),
             report: report_w.as_raw_fd(),
             exec_error: exec_w.as_raw_fd(),
+            stdout: stdout.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            stderr: stderr.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
         };
-        let mut keep = [fds.slave, fds.report, fds.exec_error];
+        let mut keep = [
+            fds.slave,
+            fds.report,
+            fds.exec_error,
+            fds.stdout,
+            fds.stderr,
+        ];
         keep.sort_unstable();
         let fd_limit = fd_limit();
 
@@ -353,6 +418,8 @@ impl Pty {
         drop(slave);
         drop(report_w);
         drop(exec_w);
+        drop(stdout);
+        drop(stderr);
 
         let mut pty = Pty {
             master,
@@ -550,6 +617,10 @@ struct ChildFds {
     slave: RawFd,
     report: RawFd,
     exec_error: RawFd,
+    /// The file for the command's stdout, or -1 for the terminal.
+    stdout: RawFd,
+    /// The file for the command's stderr, or -1 for the terminal.
+    stderr: RawFd,
 }
 
 /// Signals an interactive shell ignores; its children set them back to the default.
@@ -569,7 +640,7 @@ unsafe fn forked_main(
     prepared: &Prepared,
     job: Job,
     fds: ChildFds,
-    keep: &[RawFd; 3],
+    keep: &[RawFd; 5],
     fd_limit: RawFd,
 ) -> ! {
     // SAFETY (whole function): every call is async-signal-safe and takes either no pointers
@@ -617,6 +688,11 @@ unsafe fn forked_main(
         // The session leader: report the pid, wait, report the status.
         libc::close(fds.slave);
         libc::close(fds.exec_error);
+        for fd in [fds.stdout, fds.stderr] {
+            if fd >= 0 {
+                libc::close(fd);
+            }
+        }
         write_all_raw(fds.report, &child.to_ne_bytes());
         let mut status: libc::c_int = 0;
         loop {
@@ -642,13 +718,16 @@ unsafe fn exec_command(prepared: &Prepared, fds: ChildFds) -> ! {
     // SAFETY (whole function): async-signal-safe calls on valid descriptors and on pointers
     // into `prepared` (NUL-terminated strings and NULL-terminated arrays of them).
     unsafe {
-        for target in 0..3 {
-            if libc::dup2(fds.slave, target) < 0 {
+        for (target, redirect) in [(0, -1), (1, fds.stdout), (2, fds.stderr)] {
+            let source = if redirect >= 0 { redirect } else { fds.slave };
+            if libc::dup2(source, target) < 0 {
                 fail(fds.exec_error);
             }
         }
-        if fds.slave > 2 {
-            libc::close(fds.slave);
+        for fd in [fds.slave, fds.stdout, fds.stderr] {
+            if fd > 2 {
+                libc::close(fd);
+            }
         }
         for signal in JOB_CONTROL_SIGNALS {
             libc::signal(signal, libc::SIG_DFL);
@@ -705,12 +784,13 @@ fn write_all_raw(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
-/// Closes every descriptor from 3 up except those in `keep` (sorted). Async-signal-safe.
+/// Closes every descriptor from 3 up except those in `keep` (sorted; -1 entries are
+/// ignored). Async-signal-safe.
 ///
 /// # Safety
 /// Only for the forked side of `spawn`: descriptors owned by `OwnedFd`s or by std are closed
 /// behind their owners' backs, which is fine only because this process never uses them again.
-unsafe fn close_all_except(keep: &[RawFd; 3], fd_limit: RawFd) {
+unsafe fn close_all_except(keep: &[RawFd; 5], fd_limit: RawFd) {
     let mut next: RawFd = 3;
     for &fd in keep {
         if fd > next {
