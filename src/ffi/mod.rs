@@ -9,9 +9,11 @@ use std::ffi::{c_char, CStr, CString};
 use crate::error::Error;
 
 mod api;
+mod counters;
 mod table;
 
 pub use api::*;
+pub use counters::*;
 pub use table::*;
 
 /// Result of every fallible call. Values are fixed forever.
