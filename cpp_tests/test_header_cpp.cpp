@@ -21,6 +21,11 @@ static_assert(OV_TELEMETRY_CONSENT_DECLINED == 0, "DECLINED");
 static_assert(OV_TELEMETRY_CONSENT_ACCEPTED == 1, "ACCEPTED");
 static_assert(sizeof(ov_telemetry_status_e) == 4, "status is 32-bit");
 static_assert(sizeof(ov_telemetry_consent_e) == 4, "consent is 32-bit");
+static_assert(sizeof(ov_telemetry_counters_t) == 5 * sizeof(std::uint64_t), "five counters");
+static_assert(offsetof(ov_telemetry_counters_t, queued) == 0 && offsetof(ov_telemetry_counters_t, sent) == 8 &&
+                  offsetof(ov_telemetry_counters_t, dropped) == 16 && offsetof(ov_telemetry_counters_t, failed) == 24 &&
+                  offsetof(ov_telemetry_counters_t, retried) == 32,
+              "counters in DESIGN order");
 
 static_assert(OV_TELEMETRY_VERSION_MAJOR == OVT_EXPECT_MAJOR, "major version");
 static_assert(OV_TELEMETRY_VERSION_MINOR == OVT_EXPECT_MINOR, "minor version");
@@ -34,7 +39,7 @@ static_assert(ovt_streq(OV_TELEMETRY_VERSION, OVT_EXPECT_VERSION), "version stri
 static_assert(std::is_standard_layout<ov_telemetry_api_t>::value, "C layout");
 static_assert(offsetof(ov_telemetry_api_t, abi_version) == 0, "abi_version first");
 static_assert(offsetof(ov_telemetry_api_t, struct_size) == 4, "struct_size second");
-static_assert(sizeof(ov_telemetry_api_t) == 8 + 26 * sizeof(void (*)()), "26 functions");
+static_assert(sizeof(ov_telemetry_api_t) == 8 + 27 * sizeof(void (*)()), "27 functions");
 
 // Each function's type is exactly its table slot's type.
 #define OVT_SAME(slot, fn) \
@@ -65,6 +70,7 @@ OVT_SAME(set_consent, ov_telemetry_set_consent);
 OVT_SAME(status_message, ov_telemetry_status_message);
 OVT_SAME(last_error, ov_telemetry_last_error);
 OVT_SAME(version, ov_telemetry_version);
+OVT_SAME(get_counters, ov_telemetry_get_counters);
 #undef OVT_SAME
 static_assert(std::is_same<decltype(&ov_telemetry_get_api),
                            const ov_telemetry_api_t* (*)(std::uint32_t)>::value,
