@@ -80,7 +80,29 @@ mod tests {
 
     use super::super::ov_telemetry_free;
     use super::super::tests::disabled_handle;
+    use super::super::tests_support::FORCE_PANIC;
     use super::*;
+
+    #[test]
+    fn a_panic_inside_becomes_internal_error_and_writes_nothing() {
+        let t = disabled_handle();
+        let mut out = ov_telemetry_counters_t {
+            sent: 9,
+            ..Default::default()
+        };
+        FORCE_PANIC.with(|f| f.set(true));
+        assert_eq!(
+            ov_telemetry_get_counters(t, &mut out, size_of_val(&out)),
+            OV_TELEMETRY_STATUS_INTERNAL_ERROR
+        );
+        assert_eq!(out.sent, 9);
+        assert_eq!(
+            ov_telemetry_get_counters(t, &mut out, size_of_val(&out)),
+            OV_TELEMETRY_STATUS_OK
+        );
+        assert_eq!(out, ov_telemetry_counters_t::default());
+        ov_telemetry_free(t);
+    }
 
     #[test]
     fn null_handle_or_out_is_invalid_and_writes_nothing() {
