@@ -1,18 +1,19 @@
 # ctest driver (cmake -P): builds cpp_tests/compilers (the wrapper suites as C++17 and C++20)
 # with the compiler the main build does not use, and runs them.
 #
-# -D MAIN_COMPILER_ID=GNU|Clang  SOURCE_DIR  WORK_DIR  GENERATOR  LIB  STANDIN_NO_GET_API
-#    STANDIN_SHORT_TABLE  STANDIN_OLDER_TABLE  BUILD_TYPE
+# -D MAIN_COMPILER_ID=GNU|Clang  SOURCE_DIR  WORK_DIR  GENERATOR  LIB  BUILD_TYPE
 cmake_minimum_required(VERSION 3.21)
 
 if(MAIN_COMPILER_ID STREQUAL "GNU")
-  find_program(other NAMES clang++ clang++-19 clang++-18 clang++-17 clang++-16 clang++-15 clang++-14)
-  set(wanted "clang++ (Debian package clang; scripts/ensure-deps installs it)")
+  find_program(other NAMES clang++)
+  find_program(other_c NAMES clang)
+  set(wanted "clang and clang++ (Debian package clang; scripts/ensure-deps installs it)")
 else()
   find_program(other NAMES g++)
-  set(wanted "g++")
+  find_program(other_c NAMES gcc)
+  set(wanted "gcc and g++")
 endif()
-if(NOT other)
+if(NOT other OR NOT other_c)
   message(FATAL_ERROR "the other compiler is missing: ${wanted}")
 endif()
 message(STATUS "other compiler: ${other}")
@@ -28,9 +29,8 @@ endfunction()
 
 set(build "${WORK_DIR}/build")
 set(args -S "${SOURCE_DIR}/cpp_tests/compilers" -B "${build}" -G "${GENERATOR}"
-    "-DCMAKE_CXX_COMPILER=${other}" "-DOVT_SOURCE_DIR=${SOURCE_DIR}" "-DOVT_LIB=${LIB}"
-    "-DOVT_STANDIN_NO_GET_API=${STANDIN_NO_GET_API}" "-DOVT_STANDIN_SHORT_TABLE=${STANDIN_SHORT_TABLE}"
-    "-DOVT_STANDIN_OLDER_TABLE=${STANDIN_OLDER_TABLE}")
+    "-DCMAKE_CXX_COMPILER=${other}" "-DCMAKE_C_COMPILER=${other_c}" "-DOVT_SOURCE_DIR=${SOURCE_DIR}"
+    "-DOVT_LIB=${LIB}")
 if(BUILD_TYPE)
   list(APPEND args "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
 endif()
