@@ -187,7 +187,8 @@ typedef struct ov_telemetry_api_t {
   const char *(*last_error)(void);
   const char *(*version)(void);
   /**
-   * ov_telemetry_get_counters(). Since 1.1.0 (appended; check struct_size covers it).
+   * ov_telemetry_get_counters(). Appended after `version` (absent from the first 1.0.0
+   * table): check that struct_size covers it before calling.
    */
   ov_telemetry_status_e (*get_counters)(const struct ov_telemetry_t*,
                                         struct ov_telemetry_counters_t*,

@@ -73,7 +73,8 @@ pub struct ov_telemetry_api_t {
     pub status_message: extern "C" fn(i32) -> *const c_char,
     pub last_error: extern "C" fn() -> *const c_char,
     pub version: extern "C" fn() -> *const c_char,
-    /// ov_telemetry_get_counters(). Since 1.1.0 (appended; check struct_size covers it).
+    /// ov_telemetry_get_counters(). Appended after `version` (absent from the first 1.0.0
+    /// table): check that struct_size covers it before calling.
     pub get_counters: extern "C" fn(
         *const ov_telemetry_t,
         *mut ov_telemetry_counters_t,
