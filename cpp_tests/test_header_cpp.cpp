@@ -21,6 +21,11 @@ static_assert(OV_TELEMETRY_CONSENT_DECLINED == 0, "DECLINED");
 static_assert(OV_TELEMETRY_CONSENT_ACCEPTED == 1, "ACCEPTED");
 static_assert(sizeof(ov_telemetry_status_e) == 4, "status is 32-bit");
 static_assert(sizeof(ov_telemetry_consent_e) == 4, "consent is 32-bit");
+static_assert(sizeof(ov_telemetry_counters_t) == 5 * sizeof(std::uint64_t), "five counters");
+static_assert(offsetof(ov_telemetry_counters_t, queued) == 0 && offsetof(ov_telemetry_counters_t, sent) == 8 &&
+                  offsetof(ov_telemetry_counters_t, dropped) == 16 && offsetof(ov_telemetry_counters_t, failed) == 24 &&
+                  offsetof(ov_telemetry_counters_t, retried) == 32,
+              "counters in DESIGN order");
 
 static_assert(OV_TELEMETRY_VERSION_MAJOR == OVT_EXPECT_MAJOR, "major version");
 static_assert(OV_TELEMETRY_VERSION_MINOR == OVT_EXPECT_MINOR, "minor version");
@@ -69,6 +74,7 @@ OVT_SAME(set_consent, ov_telemetry_set_consent);
 OVT_SAME(status_message, ov_telemetry_status_message);
 OVT_SAME(last_error, ov_telemetry_last_error);
 OVT_SAME(version, ov_telemetry_version);
+OVT_SAME(get_counters, ov_telemetry_get_counters);
 OVT_SAME(version_number, ov_telemetry_version_number);
 #undef OVT_SAME
 static_assert(std::is_same<decltype(&ov_telemetry_get_api),

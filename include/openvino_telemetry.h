@@ -178,6 +178,35 @@ typedef struct ov_telemetry_options_t ov_telemetry_options_t;
 typedef struct ov_telemetry_t ov_telemetry_t;
 
 /**
+ * What a handle's sender has done so far. Every accepted event ends up exactly once in
+ * `sent` or `failed`, or is still pending: `queued == sent + failed + pending`. Fields are
+ * only ever appended; pass sizeof(ov_telemetry_counters_t) to ov_telemetry_get_counters().
+ */
+typedef struct ov_telemetry_counters_t {
+  /**
+   * Events accepted onto the queue.
+   */
+  uint64_t queued;
+  /**
+   * Events delivered (answered 2xx).
+   */
+  uint64_t sent;
+  /**
+   * Events refused because the queue was full.
+   */
+  uint64_t dropped;
+  /**
+   * Events that could not be delivered (rejected, retries exhausted, or left at the
+   * shutdown deadline).
+   */
+  uint64_t failed;
+  /**
+   * Requests that were tried again.
+   */
+  uint64_t retried;
+} ov_telemetry_counters_t;
+
+/**
  * The whole API v1 as function pointers, for programs that load the library with
  * dlopen() and look up only ov_telemetry_get_api().
  *
@@ -233,6 +262,12 @@ typedef struct ov_telemetry_api_t {
   const char *(*status_message)(int32_t);
   const char *(*last_error)(void);
   const char *(*version)(void);
+  /**
+   * ov_telemetry_get_counters(). Since 1.1.
+   */
+  ov_telemetry_status_e (*get_counters)(const struct ov_telemetry_t*,
+                                        struct ov_telemetry_counters_t*,
+                                        size_t);
   /**
    * ov_telemetry_version_number(). Since 1.1.
    */
@@ -445,6 +480,19 @@ const char *ov_telemetry_last_error(void);
  * was built with). Static; never NULL. Infallible. Thread-safe.
  */
 const char *ov_telemetry_version(void);
+
+/**
+ * Copies the handle's counters into `*out`: min(`out_size`, sizeof(ov_telemetry_counters_t)
+ * of this library) bytes are written, the rest of a larger caller struct is left as it
+ * was, so callers built with an older or newer header both work. Pass
+ * sizeof(ov_telemetry_counters_t). All zero for a disabled handle (and in a forked
+ * child); readable after ov_telemetry_shutdown() (the final counts). Returns OK, or
+ * INVALID_ARGUMENT for a NULL handle or a NULL `out` (nothing written). Never blocks.
+ * Thread-safe.
+ */
+ov_telemetry_status_e ov_telemetry_get_counters(const struct ov_telemetry_t *t,
+                                                struct ov_telemetry_counters_t *out,
+                                                size_t out_size);
 
 /**
  * The function table for `abi_version` (1), or NULL for a version this library does not

@@ -1,36 +1,86 @@
 // openvino_telemetry.hpp — header-only C++17 wrapper over the C API in openvino_telemetry.h.
 //
 // Hand-written (the C header is generated). Link to the same library as the C API:
-// openvino::telemetry (CMake) or `pkg-config --libs openvino_telemetry`.
+// openvino::telemetry (CMake) or `pkg-config --libs openvino_telemetry`. A program that loads
+// the library at run time instead (dlopen / LoadLibrary) uses openvino_telemetry_dl.hpp, which
+// offers the same classes and method names.
+//
+// The recommended integration (telemetry never stops the tool, never throws):
+//
+//     namespace ovt = ov::telemetry;
+//     ovt::Telemetry telemetry = ovt::Telemetry::try_init(
+//         ovt::Options().app("my_tool", "1.2.0").measurement_id("G-XXXXXXXXXX").consent_dialog());
+//     telemetry.start_session("my_tool");           // Status::Disabled without consent
+//     telemetry.event("my_tool", "convert", "onnx");
+//     telemetry.end_session("my_tool");
+//     telemetry.shutdown(std::chrono::seconds(1));  // or let the destructor do it (<= 1 s)
 //
 // Error policy:
-//   - Configuration throws: Options setters, Options' constructor, Telemetry::init,
-//     Telemetry::init_simple and set_consent throw ov::telemetry::Error (a
-//     std::runtime_error carrying the Status and the library's last_error text) when the
-//     library reports a failure.
-//   - "Disabled" is not an error. Without the user's consent (or with DO_NOT_TRACK, or in CI
-//     when asked) init returns a valid, inert Telemetry: is_enabled() is false,
-//     init_status() is Status::Disabled and every send returns Status::Disabled.
-//   - Sending never throws: event / error / stack_trace / start_session / end_session /
-//     flush / shutdown are noexcept and return a Status.
+//   - Telemetry is never in the way. A default-constructed Telemetry, one whose init failed
+//     (try_init) and a moved-from one are disabled no-ops: is_enabled() is false, sends return
+//     Status::Disabled, flush/shutdown return Status::Ok, counters() are zero.
+//   - Options setters never throw: the first rejected value is kept (Options::status(),
+//     Options::error()) and reported by init. try_init / try_init_simple / try_set_consent
+//     never throw either: try_init returns a disabled Telemetry whose init_status() says why
+//     (< 0) and reason() the library's text.
+//   - Only init, init_simple and set_consent throw ov::telemetry::Error, and only when exceptions
+//     are enabled: with -fno-exceptions they are absent and the try_ forms remain.
+//   - "Disabled" is not an error: without the user's consent (or with DO_NOT_TRACK, or in CI
+//     when asked) init returns a valid, inert Telemetry with init_status() Status::Disabled.
+//   - Evolution: a Status value this header does not name may come from a newer library; a
+//     value below 0 is a failure, 0 or above is not (is_error()). A handle returned with any
+//     status >= 0 is kept. A Consent value this header does not name means "not accepted".
+//
+// Strings: `const char*` (NULL passed through; the library answers InvalidArgument where NULL
+// is not allowed), `std::string` and `std::string_view` (copied to add the terminating NUL; a
+// string_view is cut at an embedded NUL, as any C string is).
 //
 // Thread safety: one Telemetry may be used from many threads at once (the C API is
-// thread-safe); moving or destroying it must not race with other uses.
+// thread-safe); moving, assigning or destroying it must not race with other uses.
 #ifndef OPENVINO_TELEMETRY_HPP
 #define OPENVINO_TELEMETRY_HPP
 
+#ifndef __cplusplus
+#error "openvino_telemetry.hpp is C++ (C++17 or newer); C code includes openvino_telemetry.h"
+#endif
+#if defined(_MSVC_LANG)
+#define OV_TELEMETRY_CPLUSPLUS _MSVC_LANG
+#else
+#define OV_TELEMETRY_CPLUSPLUS __cplusplus
+#endif
+#if OV_TELEMETRY_CPLUSPLUS < 201703L
+#error "openvino_telemetry.hpp needs C++17 or newer (e.g. -std=c++17, CMake cxx_std_17); older C++ can use the C API in openvino_telemetry.h"
+#endif
+
+/// 1 when the throwing calls (init, init_simple, set_consent, Error) are available: C++
+/// exceptions are enabled. Define it to 0 before including to leave them out anyway.
+#ifndef OV_TELEMETRY_CXX_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define OV_TELEMETRY_CXX_EXCEPTIONS 1
+#else
+#define OV_TELEMETRY_CXX_EXCEPTIONS 0
+#endif
+#endif
+
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
+#include <ratio>
 #include <string>
+#include <string_view>
 #include <utility>
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+#include <new>
+#include <stdexcept>
+#endif
 
 #include "openvino_telemetry.h"
 
 namespace ov::telemetry {
 
-/// Mirrors ov_telemetry_status_e value for value.
+/// Mirrors ov_telemetry_status_e value for value. Other values may come from a newer library:
+/// below 0 is a failure, 0 or above is not (see is_error()).
 enum class Status : std::int32_t {
     Ok = OV_TELEMETRY_STATUS_OK,
     Disabled = OV_TELEMETRY_STATUS_DISABLED,
@@ -42,282 +92,631 @@ enum class Status : std::int32_t {
     InternalError = OV_TELEMETRY_STATUS_INTERNAL_ERROR,
 };
 
-/// Mirrors ov_telemetry_consent_e: the decision recorded in the consent file.
+/// True for a failure (any value below 0, named here or not).
+[[nodiscard]] constexpr bool is_error(Status status) noexcept {
+    return static_cast<std::int32_t>(status) < 0;
+}
+
+/// Mirrors ov_telemetry_consent_e: the decision recorded in the consent file. Any value other
+/// than Accepted (a newer library may add some) means "do not collect".
 enum class Consent : std::int32_t {
     Undecided = OV_TELEMETRY_CONSENT_UNDECIDED,
     Declined = OV_TELEMETRY_CONSENT_DECLINED,
     Accepted = OV_TELEMETRY_CONSENT_ACCEPTED,
 };
 
-/// The library's static description of a status; never NULL.
-inline const char* to_string(Status status) noexcept {
-    return ov_telemetry_status_message(static_cast<std::int32_t>(status));
-}
-
-/// The calling thread's last failure detail ("" if none).
-inline const char* last_error() noexcept { return ov_telemetry_last_error(); }
-
-/// The library's version, e.g. "1.0.0" (the library that is loaded, which may be newer
-/// than OV_TELEMETRY_VERSION, the header's).
-inline const char* version() noexcept { return ov_telemetry_version(); }
-
-/// Thrown by configuration calls that fail. status() says why; what() is
-/// "<status message>: <last_error detail>".
-class Error : public std::runtime_error {
-public:
-    Error(Status status, const std::string& what) : std::runtime_error(what), status_(status) {}
-    Status status() const noexcept { return status_; }
-
-private:
-    Status status_;
+/// What a Telemetry's sender has done so far (ov_telemetry_counters_t). Every accepted event
+/// ends up exactly once in `sent` or `failed`, or is still pending. All zero when disabled.
+struct Counters {
+    std::uint64_t queued = 0;   ///< events accepted onto the queue
+    std::uint64_t sent = 0;     ///< events delivered
+    std::uint64_t dropped = 0;  ///< events refused because the queue was full
+    std::uint64_t failed = 0;   ///< events that could not be delivered
+    std::uint64_t retried = 0;  ///< requests that were tried again
 };
 
-/// A NUL-terminated string argument: a `const char*` (NULL is passed through, and the library
-/// answers InvalidArgument where NULL is not allowed) or a `std::string`. Borrowed, never
-/// copied; std::string_view is deliberately not accepted (it need not be NUL-terminated).
-class CString {
+/// A string argument: `const char*` (NULL passed through), `std::string` (borrowed) or
+/// `std::string_view` (copied, to add the terminating NUL). Only for parameters: it may
+/// point into its argument, so it must not outlive the call.
+class StringArg {
 public:
-    CString(const char* s) noexcept : p_(s) {}
-    CString(const std::string& s) noexcept : p_(s.c_str()) {}
+    StringArg() noexcept = default;  // NULL
+    StringArg(std::nullptr_t) noexcept {}
+    StringArg(const char* s) noexcept : p_(s) {}
+    StringArg(const std::string& s) noexcept : p_(s.c_str()) {}
+    StringArg(std::string_view s) noexcept {
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+        try {
+            owned_.assign(s.data(), s.size());
+            p_ = owned_.c_str();
+        } catch (...) {
+            p_ = nullptr;  // out of memory: the library answers InvalidArgument
+        }
+#else
+        owned_.assign(s.data(), s.size());
+        p_ = owned_.c_str();
+#endif
+    }
+    StringArg(const StringArg&) = delete;
+    StringArg& operator=(const StringArg&) = delete;
+
     const char* c_str() const noexcept { return p_; }
 
 private:
-    const char* p_;
+    const char* p_ = nullptr;
+    std::string owned_;
 };
+
+/// The previous name of StringArg.
+using CString = StringArg;
 
 namespace detail {
 
 template <typename CStatus>
-inline Status to_status(CStatus s) noexcept {
+constexpr Status to_status(CStatus s) noexcept {
     return static_cast<Status>(static_cast<std::int32_t>(s));
 }
 
-[[noreturn]] inline void throw_error(Status status) {
-    std::string what = to_string(status);
-    const char* detail = ov_telemetry_last_error();
+/// `dst = text`, leaving dst empty if memory runs out (never throws).
+inline void assign_text(std::string& dst, const char* text) noexcept {
+    if (text == nullptr) {
+        text = "";
+    }
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+    try {
+        dst.assign(text);
+    } catch (...) {
+        dst.clear();
+    }
+#else
+    dst.assign(text);
+#endif
+}
+
+/// One clean text for a failure just reported by `backend`: the library's detail (which
+/// already says what kind of failure it is, e.g. "invalid argument: tid is empty"), or the
+/// status's description when there is no detail.
+template <typename Backend>
+inline void error_text(const Backend& backend, Status status, std::string& out) noexcept {
+    const char* detail = backend.last_error();
     if (detail != nullptr && detail[0] != '\0') {
-        what += ": ";
-        what += detail;
-    }
-    throw Error(status, what);
-}
-
-template <typename CStatus>
-inline void check(CStatus s) {
-    const Status status = to_status(s);
-    if (status != Status::Ok) {
-        throw_error(status);
+        assign_text(out, detail);
+    } else {
+        assign_text(out, backend.status_message(static_cast<std::int32_t>(status)));
     }
 }
 
-/// Clamps a duration to the C API's uint32_t milliseconds (negative → 0).
+/// A duration as the C API's uint32_t milliseconds: negative, zero or NaN → 0, at least
+/// UINT32_MAX ms → UINT32_MAX, otherwise truncated to whole milliseconds. Clamps in floating
+/// point before any integer conversion, so no duration overflows (hours::max() included).
 template <typename Rep, typename Period>
-inline std::uint32_t to_timeout_ms(std::chrono::duration<Rep, Period> d) noexcept {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-    if (ms <= 0) {
+constexpr std::uint32_t to_timeout_ms(std::chrono::duration<Rep, Period> d) noexcept {
+    using WideMs = std::chrono::duration<long double, std::milli>;
+    const long double ms = std::chrono::duration_cast<WideMs>(d).count();
+    constexpr auto max_ms = static_cast<long double>(std::numeric_limits<std::uint32_t>::max());
+    if (!(ms > 0.0L)) {  // also NaN
         return 0;
     }
-    if (static_cast<unsigned long long>(ms) > std::numeric_limits<std::uint32_t>::max()) {
+    if (ms >= max_ms) {
         return std::numeric_limits<std::uint32_t>::max();
     }
     return static_cast<std::uint32_t>(ms);
 }
 
+/// The C API linked into the program (openvino::telemetry). openvino_telemetry_dl.hpp has
+/// the same interface over the ov_telemetry_get_api() table.
+struct LinkedBackend {
+    static constexpr bool usable() noexcept { return true; }
+    static constexpr const char* unusable_reason() noexcept { return ""; }
+    static constexpr bool has_counters() noexcept { return true; }
+
+    static ov_telemetry_status_e options_create(ov_telemetry_options_t** out) noexcept {
+        return ov_telemetry_options_create(out);
+    }
+    static ov_telemetry_status_e options_set_app(ov_telemetry_options_t* o, const char* name,
+                                                 const char* version) noexcept {
+        return ov_telemetry_options_set_app(o, name, version);
+    }
+    static ov_telemetry_status_e options_set_measurement_id(ov_telemetry_options_t* o,
+                                                            const char* tid) noexcept {
+        return ov_telemetry_options_set_measurement_id(o, tid);
+    }
+    static ov_telemetry_status_e options_set_api_secret(ov_telemetry_options_t* o,
+                                                        const char* secret) noexcept {
+        return ov_telemetry_options_set_api_secret(o, secret);
+    }
+    static ov_telemetry_status_e options_set_consent_dialog(ov_telemetry_options_t* o, bool on) noexcept {
+        return ov_telemetry_options_set_consent_dialog(o, on);
+    }
+    static ov_telemetry_status_e options_set_disable_in_ci(ov_telemetry_options_t* o, bool on) noexcept {
+        return ov_telemetry_options_set_disable_in_ci(o, on);
+    }
+    static ov_telemetry_status_e options_set_endpoint(ov_telemetry_options_t* o, const char* url) noexcept {
+        return ov_telemetry_options_set_endpoint(o, url);
+    }
+    static ov_telemetry_status_e options_set_config_dir(ov_telemetry_options_t* o, const char* dir) noexcept {
+        return ov_telemetry_options_set_config_dir(o, dir);
+    }
+    static ov_telemetry_status_e options_set_queue_capacity(ov_telemetry_options_t* o,
+                                                            std::uint32_t capacity) noexcept {
+        return ov_telemetry_options_set_queue_capacity(o, capacity);
+    }
+    static void options_free(ov_telemetry_options_t* o) noexcept { ov_telemetry_options_free(o); }
+    static ov_telemetry_status_e init(const ov_telemetry_options_t* o, ov_telemetry_t** out) noexcept {
+        return ov_telemetry_init(o, out);
+    }
+    static bool is_enabled(const ov_telemetry_t* t) noexcept { return ov_telemetry_is_enabled(t); }
+    static ov_telemetry_status_e send_event(ov_telemetry_t* t, const char* category, const char* action,
+                                            const char* label, std::int64_t value) noexcept {
+        return ov_telemetry_send_event(t, category, action, label, value);
+    }
+    static ov_telemetry_status_e send_error(ov_telemetry_t* t, const char* category,
+                                            const char* message) noexcept {
+        return ov_telemetry_send_error(t, category, message);
+    }
+    static ov_telemetry_status_e send_stack_trace(ov_telemetry_t* t, const char* category,
+                                                  const char* trace) noexcept {
+        return ov_telemetry_send_stack_trace(t, category, trace);
+    }
+    static ov_telemetry_status_e start_session(ov_telemetry_t* t, const char* category) noexcept {
+        return ov_telemetry_start_session(t, category);
+    }
+    static ov_telemetry_status_e end_session(ov_telemetry_t* t, const char* category) noexcept {
+        return ov_telemetry_end_session(t, category);
+    }
+    static ov_telemetry_status_e flush(ov_telemetry_t* t, std::uint32_t ms) noexcept {
+        return ov_telemetry_flush(t, ms);
+    }
+    static ov_telemetry_status_e shutdown(ov_telemetry_t* t, std::uint32_t ms) noexcept {
+        return ov_telemetry_shutdown(t, ms);
+    }
+    static void free(ov_telemetry_t* t) noexcept { ov_telemetry_free(t); }
+    static ov_telemetry_status_e get_counters(const ov_telemetry_t* t, ov_telemetry_counters_t* out,
+                                              std::size_t size) noexcept {
+        return ov_telemetry_get_counters(t, out, size);
+    }
+    static ov_telemetry_consent_e get_consent(const char* dir) noexcept { return ov_telemetry_get_consent(dir); }
+    static ov_telemetry_status_e set_consent(const char* dir, bool accepted) noexcept {
+        return ov_telemetry_set_consent(dir, accepted);
+    }
+    static const char* status_message(std::int32_t status) noexcept { return ov_telemetry_status_message(status); }
+    static const char* last_error() noexcept { return ov_telemetry_last_error(); }
+    static const char* version() noexcept { return ov_telemetry_version(); }
+};
+
 }  // namespace detail
 
-/// Builder for Telemetry::init. Owns an ov_telemetry_options_t; move-only. Every setter
-/// returns *this and throws Error (InvalidArgument) when the library rejects the value.
-class Options {
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+/// Thrown by init, init_simple and set_consent when the library reports a failure. status()
+/// says why; what() is the library's text for it, once (e.g. "invalid argument: tid is empty").
+class Error : public std::runtime_error {
 public:
-    /// Throws Error if the options object cannot be created.
-    Options() { detail::check(ov_telemetry_options_create(&opts_)); }
-    ~Options() { ov_telemetry_options_free(opts_); }
+    Error(Status status, const std::string& what) : std::runtime_error(what), status_(status) {}
+    [[nodiscard]] Status status() const noexcept { return status_; }
 
-    Options(const Options&) = delete;
-    Options& operator=(const Options&) = delete;
-    Options(Options&& other) noexcept : opts_(std::exchange(other.opts_, nullptr)) {}
-    Options& operator=(Options&& other) noexcept {
+private:
+    Status status_;
+};
+#endif
+
+template <typename Backend>
+class BasicTelemetry;
+
+/// Builder for Telemetry::init / try_init. Owns an ov_telemetry_options_t; move-only. Setters
+/// never throw and chain, on a variable (`o.app(…)`, returns Options&) and on a temporary
+/// (`Options().app(…)`, returns Options&&). The first rejected value is kept: status() and
+/// error() tell it, and init reports it (later setters are then ignored).
+/// A moved-from Options holds nothing; init with it fails with Status::InvalidArgument.
+template <typename Backend>
+class BasicOptions {
+public:
+    /// Default options (ov_telemetry_options_create). For openvino_telemetry_dl.hpp, pass the
+    /// loaded library instead.
+    BasicOptions() noexcept : BasicOptions(Backend{}) {}
+    explicit BasicOptions(Backend backend) noexcept : backend_(std::move(backend)) {
+        if (backend_.usable()) {
+            record(backend_.options_create(&opts_));
+        }
+    }
+    ~BasicOptions() {
+        if (opts_ != nullptr) {
+            backend_.options_free(opts_);
+        }
+    }
+
+    BasicOptions(const BasicOptions&) = delete;
+    BasicOptions& operator=(const BasicOptions&) = delete;
+    BasicOptions(BasicOptions&& other) noexcept
+        : backend_(other.backend_),
+          opts_(std::exchange(other.opts_, nullptr)),
+          status_(std::exchange(other.status_, Status::Ok)),
+          error_(std::move(other.error_)) {}
+    BasicOptions& operator=(BasicOptions&& other) noexcept {
         if (this != &other) {
-            ov_telemetry_options_free(opts_);
+            if (opts_ != nullptr) {
+                backend_.options_free(opts_);
+            }
+            backend_ = other.backend_;
             opts_ = std::exchange(other.opts_, nullptr);
+            status_ = std::exchange(other.status_, Status::Ok);
+            error_ = std::move(other.error_);
         }
         return *this;
     }
 
-    /// Application name and version, reported as app_name / app_version.
-    Options& app(CString name, CString version) {
-        detail::check(ov_telemetry_options_set_app(opts_, name.c_str(), version.c_str()));
+    /// Application name and version, reported as app_name / app_version (name required).
+    BasicOptions& app(const StringArg& name, const StringArg& version) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_app(opts_, name.c_str(), version.c_str()));
+        }
         return *this;
     }
-    /// GA4 measurement id ("G-...") events are reported to.
-    Options& measurement_id(CString tid) {
-        detail::check(ov_telemetry_options_set_measurement_id(opts_, tid.c_str()));
+    [[nodiscard]] BasicOptions&& app(const StringArg& name, const StringArg& version) && noexcept {
+        return std::move(app(name, version));
+    }
+    /// Your tool's own GA4 measurement id ("G-" then letters and digits; required).
+    BasicOptions& measurement_id(const StringArg& tid) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_measurement_id(opts_, tid.c_str()));
+        }
         return *this;
+    }
+    [[nodiscard]] BasicOptions&& measurement_id(const StringArg& tid) && noexcept {
+        return std::move(measurement_id(tid));
     }
     /// Measurement Protocol API secret; the default is OpenVINO's.
-    Options& api_secret(CString secret) {
-        detail::check(ov_telemetry_options_set_api_secret(opts_, secret.c_str()));
+    BasicOptions& api_secret(const StringArg& secret) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_api_secret(opts_, secret.c_str()));
+        }
         return *this;
     }
-    /// Ask on the terminal when no decision is recorded (command-line tools only). Default off.
-    Options& consent_dialog(bool on) {
-        detail::check(ov_telemetry_options_set_consent_dialog(opts_, on));
+    [[nodiscard]] BasicOptions&& api_secret(const StringArg& secret) && noexcept {
+        return std::move(api_secret(secret));
+    }
+    /// Ask on the terminal when no decision is recorded (command-line tools only). Off unless
+    /// called; `consent_dialog()` turns it on.
+    BasicOptions& consent_dialog(bool on = true) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_consent_dialog(opts_, on));
+        }
         return *this;
     }
-    /// Disable when a CI environment is detected. Default off.
-    Options& disable_in_ci(bool on) {
-        detail::check(ov_telemetry_options_set_disable_in_ci(opts_, on));
+    [[nodiscard]] BasicOptions&& consent_dialog(bool on = true) && noexcept {
+        return std::move(consent_dialog(on));
+    }
+    /// Disable when a CI environment is detected. Off unless called; `disable_in_ci()` turns
+    /// it on.
+    BasicOptions& disable_in_ci(bool on = true) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_disable_in_ci(opts_, on));
+        }
         return *this;
+    }
+    [[nodiscard]] BasicOptions&& disable_in_ci(bool on = true) && noexcept {
+        return std::move(disable_in_ci(on));
     }
     /// Collect URL without its query (OPENVINO_TELEMETRY_ENDPOINT, if set, wins).
-    Options& endpoint(CString url) {
-        detail::check(ov_telemetry_options_set_endpoint(opts_, url.c_str()));
+    BasicOptions& endpoint(const StringArg& url) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_endpoint(opts_, url.c_str()));
+        }
         return *this;
+    }
+    [[nodiscard]] BasicOptions&& endpoint(const StringArg& url) && noexcept {
+        return std::move(endpoint(url));
     }
     /// Directory holding the consent, client id and stats files (default $HOME/intel).
-    Options& config_dir(CString dir) {
-        detail::check(ov_telemetry_options_set_config_dir(opts_, dir.c_str()));
+    BasicOptions& config_dir(const StringArg& dir) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_config_dir(opts_, dir.c_str()));
+        }
         return *this;
     }
-    /// Bound of the in-memory event queue (default 1000).
-    Options& queue_capacity(std::uint32_t capacity) {
-        detail::check(ov_telemetry_options_set_queue_capacity(opts_, capacity));
+    [[nodiscard]] BasicOptions&& config_dir(const StringArg& dir) && noexcept {
+        return std::move(config_dir(dir));
+    }
+    /// Bound of the in-memory event queue (1 … OV_TELEMETRY_MAX_QUEUE_CAPACITY, default 1000).
+    BasicOptions& queue_capacity(std::uint32_t capacity) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_queue_capacity(opts_, capacity));
+        }
         return *this;
+    }
+    [[nodiscard]] BasicOptions&& queue_capacity(std::uint32_t capacity) && noexcept {
+        return std::move(queue_capacity(capacity));
     }
 
+    /// Status::Ok, or the status of the first rejected value.
+    [[nodiscard]] Status status() const noexcept { return status_; }
+    /// The library's text for the first rejected value ("" if none).
+    [[nodiscard]] const std::string& error() const noexcept { return error_; }
     /// The underlying C object (NULL after a move), still owned by this Options.
-    const ov_telemetry_options_t* get() const noexcept { return opts_; }
+    [[nodiscard]] const ov_telemetry_options_t* get() const noexcept { return opts_; }
+    [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
 
 private:
+    bool ready() const noexcept { return status_ == Status::Ok && opts_ != nullptr; }
+
+    void record(ov_telemetry_status_e s) noexcept {
+        const Status status = detail::to_status(s);
+        if (is_error(status) && !is_error(status_)) {
+            status_ = status;
+            detail::error_text(backend_, status, error_);
+        }
+    }
+
+    Backend backend_;
     ov_telemetry_options_t* opts_ = nullptr;
+    Status status_ = Status::Ok;
+    std::string error_;
 };
 
-/// A telemetry client. Move-only; a moved-from Telemetry holds no handle (is_enabled() is
-/// false and its calls return Status::InvalidArgument).
+/// A telemetry client. Move-only.
 ///
-/// Destruction shuts the client down, waiting at most kDestructorShutdownTimeout (1 s) for
-/// queued events to be delivered, then frees it: a destructor never hangs on the network.
+/// Empty state: a default-constructed Telemetry, one from a failed try_init and a moved-from
+/// one hold no handle and are disabled no-ops (is_enabled() false, sends return
+/// Status::Disabled, flush and shutdown Status::Ok, counters() zero).
+///
+/// Blocking: the destructor and move assignment (which releases the target's previous
+/// handle first) shut the handle down, waiting at most kDestructorShutdownTimeout (1 s) for
+/// queued events to be delivered, then free it; with nothing queued they return at once.
 /// Call shutdown() yourself first to choose another bound.
-class Telemetry {
+template <typename Backend>
+class BasicTelemetry {
 public:
-    /// Upper bound the destructor waits for queued events to be delivered.
+    using Options = BasicOptions<Backend>;
+
+    /// Upper bound the destructor and move assignment wait for queued events to be delivered.
     static constexpr std::chrono::milliseconds kDestructorShutdownTimeout{1000};
 
-    /// Creates a client. Throws Error for InvalidArgument, IoError or InternalError (or any
-    /// other failure). A missing consent is *not* an exception: the client is returned
-    /// disabled (is_enabled() == false, init_status() == Status::Disabled).
-    static Telemetry init(const Options& options) {
+    /// The empty state: a disabled no-op (see the class comment).
+    BasicTelemetry() noexcept = default;
+
+    /// Creates a client; never throws. On success init_status() is Status::Ok (enabled) or
+    /// Status::Disabled (no consent; reason() says why) or another status >= 0 from a newer
+    /// library, and the handle is kept. On failure (invalid options, an I/O or internal error,
+    /// a library not loaded) the result is in the empty state, init_status() is the failure
+    /// (< 0, or Status::Disabled when no library could be loaded) and reason() its text.
+    [[nodiscard]] static BasicTelemetry try_init(const Options& options) noexcept {
+        BasicTelemetry result(options.backend());
+        const Backend& backend = options.backend();
+        if (!backend.usable()) {
+            result.init_status_ = Status::Disabled;
+            detail::assign_text(result.reason_, backend.unusable_reason());
+            return result;
+        }
+        if (is_error(options.status())) {
+            result.init_status_ = options.status();
+            detail::assign_text(result.reason_, options.error().c_str());
+            return result;
+        }
         ov_telemetry_t* handle = nullptr;
-        const Status status = detail::to_status(ov_telemetry_init(options.get(), &handle));
-        return adopt(status, handle);
+        const Status status = detail::to_status(backend.init(options.get(), &handle));
+        if (!is_error(status) && handle != nullptr) {
+            result.handle_ = handle;
+            result.init_status_ = status;
+            if (status != Status::Ok) {
+                detail::error_text(backend, status, result.reason_);
+            }
+            return result;
+        }
+        if (handle != nullptr) {  // not expected from the C API (status < 0): do not leak it
+            backend.free(handle);
+        }
+        result.init_status_ = is_error(status) ? status : Status::InternalError;
+        if (is_error(status)) {
+            detail::error_text(backend, status, result.reason_);
+        } else {
+            detail::assign_text(result.reason_, "the library returned no handle");
+        }
+        return result;
     }
 
-    /// ov_telemetry_init_simple: default options with an app name, version and measurement
-    /// id. Same error policy as init(const Options&).
-    static Telemetry init_simple(CString app, CString version, CString measurement_id) {
-        ov_telemetry_t* handle = nullptr;
-        const Status status = detail::to_status(ov_telemetry_init_simple(
-            app.c_str(), version.c_str(), measurement_id.c_str(), &handle));
-        return adopt(status, handle);
+    /// try_init with default options plus app name, version and measurement id.
+    [[nodiscard]] static BasicTelemetry try_init_simple(const StringArg& app, const StringArg& version,
+                                                        const StringArg& measurement_id) noexcept {
+        return try_init(Options().app(app, version).measurement_id(measurement_id));
     }
 
-    Telemetry(const Telemetry&) = delete;
-    Telemetry& operator=(const Telemetry&) = delete;
-    Telemetry(Telemetry&& other) noexcept
-        : handle_(std::exchange(other.handle_, nullptr)),
-          init_status_(std::exchange(other.init_status_, Status::ShutDown)) {}
-    Telemetry& operator=(Telemetry&& other) noexcept {
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+    /// Like try_init, but a failure (init_status() < 0) throws Error with reason() as its
+    /// text. A missing consent is *not* an exception: the client is returned disabled.
+    [[nodiscard]] static BasicTelemetry init(const Options& options) {
+        BasicTelemetry t = try_init(options);
+        if (is_error(t.init_status_)) {
+            throw Error(t.init_status_, t.reason_);
+        }
+        return t;
+    }
+    /// init with default options plus app name, version and measurement id.
+    [[nodiscard]] static BasicTelemetry init_simple(const StringArg& app, const StringArg& version,
+                                                    const StringArg& measurement_id) {
+        return init(Options().app(app, version).measurement_id(measurement_id));
+    }
+#endif
+
+    BasicTelemetry(const BasicTelemetry&) = delete;
+    BasicTelemetry& operator=(const BasicTelemetry&) = delete;
+    /// Takes the handle; `other` is left in the empty state.
+    BasicTelemetry(BasicTelemetry&& other) noexcept
+        : backend_(other.backend_),
+          handle_(std::exchange(other.handle_, nullptr)),
+          init_status_(std::exchange(other.init_status_, Status::Disabled)),
+          reason_(std::move(other.reason_)) {
+        other.reason_.clear();
+    }
+    /// Releases this object's handle as the destructor does (may block up to
+    /// kDestructorShutdownTimeout), then takes `other`'s; `other` is left in the empty state.
+    BasicTelemetry& operator=(BasicTelemetry&& other) noexcept {
         if (this != &other) {
             release();
+            backend_ = other.backend_;
             handle_ = std::exchange(other.handle_, nullptr);
-            init_status_ = std::exchange(other.init_status_, Status::ShutDown);
+            init_status_ = std::exchange(other.init_status_, Status::Disabled);
+            reason_ = std::move(other.reason_);
+            other.reason_.clear();
         }
         return *this;
     }
     /// Shuts down (waiting at most kDestructorShutdownTimeout) and frees the handle.
-    ~Telemetry() { release(); }
+    ~BasicTelemetry() { release(); }
 
     /// True when events are actually collected (consent given, not overridden).
-    bool is_enabled() const noexcept { return ov_telemetry_is_enabled(handle_); }
-    /// What init returned: Status::Ok or Status::Disabled.
-    Status init_status() const noexcept { return init_status_; }
+    [[nodiscard]] bool is_enabled() const noexcept {
+        return handle_ != nullptr && backend_.is_enabled(handle_);
+    }
+    /// What init returned: Status::Ok, Status::Disabled, or (try_init) the failure. The empty
+    /// state says Status::Disabled.
+    [[nodiscard]] Status init_status() const noexcept { return init_status_; }
+    /// Why the client is not enabled: the library's text for a disabled or failed init, a
+    /// fixed text for the empty state, "" when enabled.
+    [[nodiscard]] const char* reason() const noexcept {
+        if (!reason_.empty()) {
+            return reason_.c_str();
+        }
+        if (handle_ == nullptr && init_status_ == Status::Disabled) {
+            return "no telemetry handle (default-constructed, moved from, or not initialised)";
+        }
+        return "";
+    }
 
     /// Queues an event; never blocks on I/O. Ok, Disabled, QueueFull (dropped), ShutDown or
     /// InvalidArgument.
-    Status event(CString category, CString action, CString label, std::int64_t value = 1) noexcept {
-        return detail::to_status(ov_telemetry_send_event(handle_, category.c_str(),
-                                                         action.c_str(), label.c_str(), value));
+    Status event(const StringArg& category, const StringArg& action, const StringArg& label,
+                 std::int64_t value = 1) noexcept {
+        if (handle_ == nullptr) {
+            return Status::Disabled;
+        }
+        return detail::to_status(
+            backend_.send_event(handle_, category.c_str(), action.c_str(), label.c_str(), value));
     }
     /// Queues an error report (the message is scrubbed of home directory and user name).
-    Status error(CString category, CString message) noexcept {
-        return detail::to_status(ov_telemetry_send_error(handle_, category.c_str(), message.c_str()));
+    Status error(const StringArg& category, const StringArg& message) noexcept {
+        if (handle_ == nullptr) {
+            return Status::Disabled;
+        }
+        return detail::to_status(backend_.send_error(handle_, category.c_str(), message.c_str()));
     }
     /// Queues a stack trace report (scrubbed like error()).
-    Status stack_trace(CString category, CString trace) noexcept {
-        return detail::to_status(
-            ov_telemetry_send_stack_trace(handle_, category.c_str(), trace.c_str()));
+    Status stack_trace(const StringArg& category, const StringArg& trace) noexcept {
+        if (handle_ == nullptr) {
+            return Status::Disabled;
+        }
+        return detail::to_status(backend_.send_stack_trace(handle_, category.c_str(), trace.c_str()));
     }
     /// Starts a new session (new session id) and queues the session/start event.
-    Status start_session(CString category) noexcept {
-        return detail::to_status(ov_telemetry_start_session(handle_, category.c_str()));
+    Status start_session(const StringArg& category) noexcept {
+        if (handle_ == nullptr) {
+            return Status::Disabled;
+        }
+        return detail::to_status(backend_.start_session(handle_, category.c_str()));
     }
     /// Queues the session/end event.
-    Status end_session(CString category) noexcept {
-        return detail::to_status(ov_telemetry_end_session(handle_, category.c_str()));
+    Status end_session(const StringArg& category) noexcept {
+        if (handle_ == nullptr) {
+            return Status::Disabled;
+        }
+        return detail::to_status(backend_.end_session(handle_, category.c_str()));
     }
 
-    /// Waits until everything queued is delivered, at most `timeout`: Ok or Timeout.
+    /// Waits until everything queued is delivered, at most `timeout` (any duration; clamped
+    /// to 0 … UINT32_MAX ms): Ok or Timeout.
     template <typename Rep, typename Period>
     Status flush(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return detail::to_status(ov_telemetry_flush(handle_, detail::to_timeout_ms(timeout)));
+        if (handle_ == nullptr) {
+            return Status::Ok;
+        }
+        return detail::to_status(backend_.flush(handle_, detail::to_timeout_ms(timeout)));
     }
-    /// Delivers what is queued (at most `timeout`) and stops the worker; later sends return
-    /// Status::ShutDown. The handle stays owned until destruction.
+    /// Delivers what is queued (at most `timeout`, clamped like flush's) and stops the
+    /// worker; later sends return Status::ShutDown. The handle stays owned until destruction.
     template <typename Rep, typename Period>
     Status shutdown(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return detail::to_status(ov_telemetry_shutdown(handle_, detail::to_timeout_ms(timeout)));
+        if (handle_ == nullptr) {
+            return Status::Ok;
+        }
+        return detail::to_status(backend_.shutdown(handle_, detail::to_timeout_ms(timeout)));
     }
 
-    /// The underlying C handle (NULL after a move), still owned by this Telemetry.
-    ov_telemetry_t* get() const noexcept { return handle_; }
+    /// The sender's counters (all zero when disabled, in the empty state, or when a loaded
+    /// library is too old to report them). Readable after shutdown.
+    [[nodiscard]] Counters counters() const noexcept {
+        Counters result;
+        if (handle_ == nullptr || !backend_.has_counters()) {
+            return result;
+        }
+        ov_telemetry_counters_t c{};
+        if (!is_error(detail::to_status(backend_.get_counters(handle_, &c, sizeof c)))) {
+            result.queued = c.queued;
+            result.sent = c.sent;
+            result.dropped = c.dropped;
+            result.failed = c.failed;
+            result.retried = c.retried;
+        }
+        return result;
+    }
+
+    /// The underlying C handle (NULL in the empty state), still owned by this Telemetry.
+    [[nodiscard]] ov_telemetry_t* get() const noexcept { return handle_; }
 
 private:
-    Telemetry(ov_telemetry_t* handle, Status init_status) noexcept
-        : handle_(handle), init_status_(init_status) {}
-
-    static Telemetry adopt(Status status, ov_telemetry_t* handle) {
-        if ((status == Status::Ok || status == Status::Disabled) && handle != nullptr) {
-            return Telemetry(handle, status);
-        }
-        if (handle != nullptr) {  // not expected from the C API; do not leak it
-            ov_telemetry_free(handle);
-        }
-        detail::throw_error(status == Status::Ok ? Status::InternalError : status);
-    }
+    explicit BasicTelemetry(Backend backend) noexcept : backend_(std::move(backend)) {}
 
     void release() noexcept {
         if (handle_ != nullptr) {
-            ov_telemetry_shutdown(handle_, detail::to_timeout_ms(kDestructorShutdownTimeout));
-            ov_telemetry_free(handle_);
+            backend_.shutdown(handle_, detail::to_timeout_ms(kDestructorShutdownTimeout));
+            backend_.free(handle_);
             handle_ = nullptr;
         }
     }
 
+    Backend backend_{};
     ov_telemetry_t* handle_ = nullptr;
-    Status init_status_ = Status::ShutDown;
+    Status init_status_ = Status::Disabled;
+    std::string reason_;
 };
 
-/// The decision recorded in `config_dir` (NULL: the default directory, $HOME/intel).
-inline Consent consent(CString config_dir) noexcept {
+/// Options and Telemetry over the linked library.
+using Options = BasicOptions<detail::LinkedBackend>;
+using Telemetry = BasicTelemetry<detail::LinkedBackend>;
+
+/// The library's static description of a status ("unknown status" for a value it does not
+/// know); never NULL.
+[[nodiscard]] inline const char* to_string(Status status) noexcept {
+    return ov_telemetry_status_message(static_cast<std::int32_t>(status));
+}
+
+/// The calling thread's last failure detail ("" if none).
+[[nodiscard]] inline const char* last_error() noexcept { return ov_telemetry_last_error(); }
+
+/// The library's version, e.g. "1.0.0" (the library that is loaded, which may be newer
+/// than OV_TELEMETRY_VERSION, the header's).
+[[nodiscard]] inline const char* version() noexcept { return ov_telemetry_version(); }
+
+/// The decision recorded in `config_dir` (default: $HOME/intel). Never throws.
+[[nodiscard]] inline Consent consent(const StringArg& config_dir = {}) noexcept {
     return static_cast<Consent>(static_cast<std::int32_t>(ov_telemetry_get_consent(config_dir.c_str())));
 }
 
 /// Records a decision in `config_dir` (NULL: the default directory) exactly as opt_in_out
 /// does: a new client id on accept; client id, stats and queued events deleted on decline.
-/// Sends nothing. Throws Error on failure (InvalidArgument, IoError).
-inline void set_consent(CString config_dir, bool accepted) {
-    detail::check(ov_telemetry_set_consent(config_dir.c_str(), accepted));
+/// Sends nothing. Returns Ok or the failure (InvalidArgument, IoError; last_error() says more).
+[[nodiscard]] inline Status try_set_consent(const StringArg& config_dir, bool accepted) noexcept {
+    return detail::to_status(ov_telemetry_set_consent(config_dir.c_str(), accepted));
 }
+
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+/// try_set_consent that throws Error on failure.
+inline void set_consent(const StringArg& config_dir, bool accepted) {
+    const Status status = try_set_consent(config_dir, accepted);
+    if (is_error(status)) {
+        std::string what;
+        detail::error_text(detail::LinkedBackend{}, status, what);
+        throw Error(status, what);
+    }
+}
+#endif
 
 }  // namespace ov::telemetry
 

@@ -58,6 +58,7 @@ fn the_header_declares_every_function_of_the_api() {
         "ov_telemetry_last_error",
         "ov_telemetry_version",
         "ov_telemetry_get_api",
+        "ov_telemetry_get_counters",
         "ov_telemetry_version_number",
     ] {
         let declared =

@@ -49,6 +49,7 @@ endforeach()
 foreach(f "${libdir}/libopenvino_telemetry.a"
           "${prefix}/include/openvino_telemetry.h"
           "${prefix}/include/openvino_telemetry.hpp"
+          "${prefix}/include/openvino_telemetry_dl.hpp"
           "${prefix}/bin/opt_in_out"
           "${libdir}/cmake/OpenVINOTelemetry/OpenVINOTelemetryConfig.cmake"
           "${libdir}/cmake/OpenVINOTelemetry/OpenVINOTelemetryConfigVersion.cmake"
@@ -83,7 +84,7 @@ if(NOT at EQUAL 0)
 endif()
 run("${CMAKE_COMMAND}" --build "${build}")
 
-foreach(exe consumer consumer_static)
+foreach(exe consumer consumer_static consumer_dl)
   run("${build}/${exe}")
   string(STRIP "${run_output}" out)
   if(NOT out STREQUAL "openvino_telemetry ${EXPECTED_VERSION}")
@@ -91,6 +92,36 @@ foreach(exe consumer consumer_static)
   endif()
   message(STATUS "${exe}: ${out}")
 endforeach()
+
+# the imported opt_in_out target names the installed tool, and it runs
+file(READ "${build}/opt_in_out_path.txt" opt_in_out)
+file(REAL_PATH "${opt_in_out}" opt_in_out_real)
+string(FIND "${opt_in_out_real}" "${real_prefix}/" at)
+if(NOT at EQUAL 0)
+  message(FATAL_ERROR "openvino::telemetry::opt_in_out is ${opt_in_out}, not under ${prefix}")
+endif()
+run("${opt_in_out}" --help)
+if(NOT run_output MATCHES "usage: opt_in_out")
+  message(FATAL_ERROR "opt_in_out --help printed: ${run_output}")
+endif()
+message(STATUS "openvino::telemetry::opt_in_out: ${opt_in_out}")
+
+# an unknown component: configuring fails and the message names it
+set(bad_args -S "${CONSUMER_SOURCE_DIR}/../consumer_bad_component" -B "${WORK_DIR}/bad_component"
+    -G "${GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix}"
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
+if(CXX_COMPILER)
+  list(APPEND bad_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" ${bad_args}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "find_package(... COMPONENTS no_such_component) succeeded:\n${out}")
+endif()
+if(NOT "${out}${err}" MATCHES "has no component named no_such_component")
+  message(FATAL_ERROR "the error does not name the unknown component:\n${out}\n${err}")
+endif()
+message(STATUS "unknown component: rejected by name")
 
 # 4. pkg-config
 set(ENV{PKG_CONFIG_PATH} "${libdir}/pkgconfig")
@@ -113,3 +144,25 @@ if(NOT EXISTS "${pc_libdir}/libopenvino_telemetry.so")
   message(FATAL_ERROR "pkg-config --libs gives '${ldflags}': no libopenvino_telemetry.so there")
 endif()
 message(STATUS "pkg-config: openvino_telemetry ${modversion}, ${cflags} ${ldflags}")
+
+# The README's pkg-config build line, rpath included: the program finds the library at run
+# time without LD_LIBRARY_PATH.
+if(CXX_COMPILER)
+  run("${PKG_CONFIG}" --cflags openvino_telemetry)
+  string(STRIP "${run_output}" pc_cflags)
+  separate_arguments(pc_cflags UNIX_COMMAND "${pc_cflags}")
+  run("${PKG_CONFIG}" --libs openvino_telemetry)
+  string(STRIP "${run_output}" pc_libs)
+  separate_arguments(pc_libs UNIX_COMMAND "${pc_libs}")
+  run("${PKG_CONFIG}" --variable=libdir openvino_telemetry)
+  string(STRIP "${run_output}" pc_rpath)
+  run("${CXX_COMPILER}" -std=c++17 "${CONSUMER_SOURCE_DIR}/main.cpp" -o "${WORK_DIR}/consumer_pkg_config"
+      ${pc_cflags} ${pc_libs} "-Wl,-rpath,${pc_rpath}")
+  unset(ENV{LD_LIBRARY_PATH})
+  run("${WORK_DIR}/consumer_pkg_config")
+  string(STRIP "${run_output}" out)
+  if(NOT out STREQUAL "openvino_telemetry ${EXPECTED_VERSION}")
+    message(FATAL_ERROR "consumer_pkg_config printed '${out}'")
+  endif()
+  message(STATUS "pkg-config build with -Wl,-rpath,${pc_rpath}: ${out}")
+endif()

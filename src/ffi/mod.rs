@@ -9,10 +9,12 @@ use std::ffi::{c_char, CStr, CString};
 use crate::error::Error;
 
 mod api;
+mod counters;
 mod table;
 mod version;
 
 pub use api::*;
+pub use counters::*;
 pub use table::*;
 pub use version::*;
 

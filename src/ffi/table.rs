@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 
 use super::api::*;
+use super::counters::{ov_telemetry_counters_t, ov_telemetry_get_counters};
 use super::version::ov_telemetry_version_number;
 use super::{
     ffi_guard, ov_telemetry_consent_e, ov_telemetry_options_t, ov_telemetry_status_e,
@@ -88,6 +89,12 @@ pub struct ov_telemetry_api_t {
     pub status_message: extern "C" fn(i32) -> *const c_char,
     pub last_error: extern "C" fn() -> *const c_char,
     pub version: extern "C" fn() -> *const c_char,
+    /// ov_telemetry_get_counters(). Since 1.1.
+    pub get_counters: extern "C" fn(
+        *const ov_telemetry_t,
+        *mut ov_telemetry_counters_t,
+        usize,
+    ) -> ov_telemetry_status_e,
     /// ov_telemetry_version_number(). Since 1.1.
     pub version_number: extern "C" fn() -> u32,
 }
@@ -121,6 +128,7 @@ static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
     status_message: ov_telemetry_status_message,
     last_error: ov_telemetry_last_error,
     version: ov_telemetry_version,
+    get_counters: ov_telemetry_get_counters,
     version_number: ov_telemetry_version_number,
 };
 

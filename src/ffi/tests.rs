@@ -31,7 +31,7 @@ fn temp_dir() -> CString {
 }
 
 /// A disabled handle (no decision stored) in a fresh directory.
-fn disabled_handle() -> *mut ov_telemetry_t {
+pub(super) fn disabled_handle() -> *mut ov_telemetry_t {
     let dir = temp_dir();
     let mut opts = ptr::null_mut();
     assert_eq!(
@@ -414,6 +414,10 @@ fn the_dlopen_table_covers_the_api() {
     assert_eq!(
         api.version as usize,
         (ov_telemetry_version as extern "C" fn() -> _) as usize
+    );
+    assert_eq!(
+        api.get_counters as usize,
+        (ov_telemetry_get_counters as extern "C" fn(_, _, _) -> _) as usize
     );
     assert_eq!(
         api.handle_free as usize,
