@@ -21,10 +21,24 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include <cstdlib>
+#include <typeinfo>
+
+#if defined(__has_include)
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#define OV_TELEMETRY_HAVE_CXXABI 1
+#endif
+#endif
+#ifndef OV_TELEMETRY_HAVE_CXXABI
+#define OV_TELEMETRY_HAVE_CXXABI 0
+#endif
 
 #include "openvino_telemetry.h"
 
@@ -184,6 +198,12 @@ public:
         detail::check(ov_telemetry_options_set_queue_capacity(opts_, capacity));
         return *this;
     }
+    /// Crash reports (default off): with consent, a fatal signal leaves a record the next
+    /// run sends as a `crash` event. See also install_terminate_handler().
+    Options& crash_reports(bool on) {
+        detail::check(ov_telemetry_options_set_crash_reports(opts_, on));
+        return *this;
+    }
 
     /// The underlying C object (NULL after a move), still owned by this Options.
     const ov_telemetry_options_t* get() const noexcept { return opts_; }
@@ -317,6 +337,62 @@ inline Consent consent(CString config_dir) noexcept {
 /// Sends nothing. Throws Error on failure (InvalidArgument, IoError).
 inline void set_consent(CString config_dir, bool accepted) {
     detail::check(ov_telemetry_set_consent(config_dir.c_str(), accepted));
+}
+
+// ---- crash reports: the uncaught-exception note (opt-in) ----
+
+namespace detail {
+
+inline std::terminate_handler& previous_terminate_handler() noexcept {
+    static std::terminate_handler previous = nullptr;
+    return previous;
+}
+
+[[noreturn]] inline void on_terminate() noexcept {
+    // Only the exception's type is noted (what() may hold paths or personal data).
+    if (std::exception_ptr current = std::current_exception()) {
+        const char* name = "unknown exception";
+        try {
+            std::rethrow_exception(current);
+        } catch (const std::exception& e) {
+            name = typeid(e).name();
+        } catch (...) {
+        }
+        const std::type_info* type = nullptr;
+#if OV_TELEMETRY_HAVE_CXXABI
+        type = abi::__cxa_current_exception_type();
+#endif
+        if (type != nullptr) {
+            name = type->name();
+        }
+#if OV_TELEMETRY_HAVE_CXXABI
+        int demangled_ok = -1;
+        char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &demangled_ok);
+        ov_telemetry_crash_set_exception(demangled_ok == 0 && demangled != nullptr ? demangled
+                                                                                   : name);
+        std::free(demangled);
+#else
+        ov_telemetry_crash_set_exception(name);
+#endif
+    }
+    std::terminate_handler previous = previous_terminate_handler();
+    if (previous != nullptr && previous != &on_terminate) {
+        previous();  // e.g. the C++ runtime's verbose handler, which prints and aborts
+    }
+    std::abort();
+}
+
+}  // namespace detail
+
+/// Opt-in: makes std::terminate note the type of an uncaught exception (e.g.
+/// "std::runtime_error", never its message) before the previous terminate handler runs
+/// and aborts, so the `crash` report of the SIGABRT that follows names it. Needs crash
+/// reports on (Options::crash_reports) to have any effect. Call once, early in main().
+inline void install_terminate_handler() noexcept {
+    std::terminate_handler previous = std::set_terminate(&detail::on_terminate);
+    if (previous != &detail::on_terminate) {
+        detail::previous_terminate_handler() = previous;
+    }
 }
 
 }  // namespace ov::telemetry

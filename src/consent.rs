@@ -151,6 +151,7 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
 pub fn forget_everything_but_the_decision(dir: &Path) -> Result<()> {
     identity::forget(dir)?;
     files::remove(dir, stats::STATS_FILE)?;
+    crate::crash::discard_records(dir);
     spool::discard(dir)
 }
 

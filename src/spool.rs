@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::event::Event;
+use crate::event::{Event, Extra};
 use crate::files::{self, DirLock};
 
 pub const SPOOL_FILE: &str = "openvino_telemetry_spool.jsonl";
@@ -35,6 +35,9 @@ struct Line {
     count: i64,
     session_id: String,
     timestamp_micros: u64,
+    /// A `crash` report's app, version and frames (absent for other events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extra: Option<Extra>,
 }
 
 impl From<&Event> for Line {
@@ -46,6 +49,7 @@ impl From<&Event> for Line {
             count: e.count,
             session_id: e.session_id.to_string(),
             timestamp_micros: e.timestamp_micros,
+            extra: e.extra.as_deref().cloned(),
         }
     }
 }
@@ -59,6 +63,7 @@ impl From<Line> for Event {
             count: l.count,
             session_id: Arc::from(l.session_id),
             timestamp_micros: l.timestamp_micros,
+            extra: l.extra.map(Box::new),
         }
     }
 }
@@ -242,6 +247,7 @@ mod tests {
             count: i as i64,
             session_id: Arc::from("s"),
             timestamp_micros: ts,
+            extra: None,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::event::{self, Common, Event, PrevState, Scrubber};
 use crate::sender::{Backlog, Counters, Sender, SenderConfig};
 use crate::transport::{DebugTransport, Endpoint, HttpTransport, Transport};
-use crate::{dialog, fork, identity, spool, stats};
+use crate::{crash, dialog, fork, identity, spool, stats};
 
 /// The OpenVINO API secret of the GA4 property, the Python client's default.
 pub const DEFAULT_API_SECRET: &str = "zbEMioDXSE-MUHHPLRIi0A";
@@ -46,6 +46,9 @@ pub struct Options {
     pub config_dir: Option<PathBuf>,
     /// Events the queue holds before sends return `QueueFull` (≥ 1).
     pub queue_capacity: usize,
+    /// With consent: install handlers for fatal signals that record a crash for the next
+    /// run to report (DESIGN §5a). Default false.
+    pub crash_reports: bool,
 }
 
 impl Options {
@@ -61,6 +64,7 @@ impl Options {
             endpoint: None,
             config_dir: None,
             queue_capacity: crate::sender::DEFAULT_CAPACITY,
+            crash_reports: false,
         }
     }
 
@@ -93,6 +97,8 @@ pub struct Telemetry {
     config_dir: Option<PathBuf>,
     shut_down: AtomicBool,
     fork_generation: u64,
+    /// The crash handlers this handle installed (released at shutdown).
+    crash: Mutex<Option<crash::Installation>>,
 }
 
 struct Active {
@@ -119,6 +125,7 @@ impl Telemetry {
             config_dir,
             shut_down: AtomicBool::new(false),
             fork_generation,
+            crash: Mutex::new(None),
         };
         let dir = match consent::config_dir(options.config_dir.as_deref()) {
             Ok(dir) => dir,
@@ -150,13 +157,14 @@ impl Telemetry {
             ) {
                 // Consent is not given: whatever was kept for later must go.
                 let _ = spool::discard(&dir);
+                crash::discard_records(&dir);
             }
             return Ok(disabled(decision.reason.to_string(), Some(dir)));
         }
-        let transport: Box<dyn Transport> = if env
+        let debug = env
             .var(DEBUG_VARIABLE)
-            .is_some_and(|v| consent::is_true_value(&v))
-        {
+            .is_some_and(|v| consent::is_true_value(&v));
+        let transport: Box<dyn Transport> = if debug {
             Box::new(DebugTransport)
         } else {
             let endpoint = match env.var(ENDPOINT_VARIABLE).filter(|v| !v.is_empty()) {
@@ -217,8 +225,9 @@ impl Telemetry {
             events,
             release: Box::new(move || spool::release(&files)),
         });
+        let client_id = common.client_id.clone();
         let sender = Sender::start(config, common, transport, sink, backlog)?;
-        let telemetry = Telemetry {
+        let mut telemetry = Telemetry {
             active: Some(Active {
                 sender,
                 session: Mutex::new(new_session_id()),
@@ -228,7 +237,29 @@ impl Telemetry {
             config_dir: Some(dir.clone()),
             shut_down: AtomicBool::new(false),
             fork_generation,
+            crash: Mutex::new(None),
         };
+        if !debug {
+            // Debug mode touches nothing kept on disk (§3a.5): records wait for a real run.
+            telemetry.send_crash_records(&dir, &client_id);
+        }
+        if options.crash_reports {
+            let config = crash::Config {
+                dir: dir.clone(),
+                app_name: options.app_name.clone(),
+                app_version: options.app_version.clone(),
+                client_id,
+                debug,
+            };
+            match crash::install(&config) {
+                Ok(installation) => {
+                    *telemetry.crash.lock().unwrap_or_else(|e| e.into_inner()) = Some(installation)
+                }
+                Err(e) => telemetry
+                    .reason
+                    .push_str(&format!("; crash reports unavailable: {e}")),
+            }
+        }
         if decision.accepted_now() {
             let _ = telemetry.send_opt_in(PrevState::Undefined);
         }
@@ -331,6 +362,16 @@ impl Telemetry {
         })
     }
 
+    /// Queues the crash records waiting in `dir` (written under `client_id`) as `crash`
+    /// events and deletes them all: each is reported once.
+    fn send_crash_records(&self, dir: &Path, client_id: &str) {
+        let Ok(active) = self.active() else { return };
+        for record in crash::take_records(dir, client_id, now_micros()) {
+            let session = Arc::clone(&active.session.lock().unwrap_or_else(|e| e.into_inner()));
+            let _ = active.sender.push(crash::record_event(&record, session));
+        }
+    }
+
     /// Waits until everything queued is delivered, at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         match self.active() {
@@ -346,6 +387,11 @@ impl Telemetry {
     pub fn shutdown(&self, timeout: Duration) -> Result<()> {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Ok(());
+        }
+        // The handlers that are still ours go first: a crash after shutdown is the host's.
+        // (Not in a forked child: the registry's lock may have been held at fork time.)
+        if !self.forked() {
+            drop(self.crash.lock().unwrap_or_else(|e| e.into_inner()).take());
         }
         match &self.active {
             Some(active) if !self.forked() => active.sender.shutdown(timeout),
@@ -369,6 +415,11 @@ impl Drop for Telemetry {
             // it could deadlock. The child leaks the handle's memory instead.
             if let Some(active) = self.active.take() {
                 std::mem::forget(active);
+            }
+            // The same for the crash handlers' registry; the handlers stay installed in
+            // the child, which is the same program.
+            if let Some(crash) = self.crash.get_mut().ok().and_then(Option::take) {
+                std::mem::forget(crash);
             }
         }
     }

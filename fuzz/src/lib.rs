@@ -413,6 +413,7 @@ pub fn spool_file(dir: &Path, data: &[u8]) {
         },
         session_id: Arc::from("s"),
         timestamp_micros: now,
+        extra: None,
     };
     let held = spool::store(dir, std::slice::from_ref(&new)).expect("store in a writable dir");
     assert!((1..=spool::MAX_EVENTS).contains(&held), "{held}");

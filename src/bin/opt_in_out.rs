@@ -188,6 +188,10 @@ fn status(dir: &std::path::Path) {
             "none"
         }
     );
+    println!(
+        "crashes:    {} waiting to be reported",
+        openvino_telemetry::crash::pending_records(dir)
+    );
     if let Some(name) = consent::detect_ci(&ProcessEnv) {
         println!(
             "ci:         detected ({name}); tools that disable telemetry in CI send nothing here"

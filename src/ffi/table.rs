@@ -72,6 +72,8 @@ pub struct ov_telemetry_api_t {
     pub status_message: extern "C" fn(i32) -> *const c_char,
     pub last_error: extern "C" fn() -> *const c_char,
     pub version: extern "C" fn() -> *const c_char,
+    pub options_set_crash_reports:
+        extern "C" fn(*mut ov_telemetry_options_t, bool) -> ov_telemetry_status_e,
 }
 
 static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
@@ -103,6 +105,7 @@ static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
     status_message: ov_telemetry_status_message,
     last_error: ov_telemetry_last_error,
     version: ov_telemetry_version,
+    options_set_crash_reports: ov_telemetry_options_set_crash_reports,
 };
 
 /// The function table for `abi_version` (1), or NULL for a version this library does not
