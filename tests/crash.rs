@@ -31,6 +31,8 @@ fn profile_dir() -> PathBuf {
 struct Programs {
     c: PathBuf,
     cpp: PathBuf,
+    /// A shared library the crasher loads after init.
+    plugin: PathBuf,
 }
 
 /// Compiles the crashers once per test run. The library is linked through a directory
@@ -56,7 +58,7 @@ fn programs() -> &'static Programs {
                 .arg("-L")
                 .arg(&out)
                 .arg(format!("-Wl,-rpath,{}", out.display()))
-                .args(["-lopenvino_telemetry", "-pthread"])
+                .args(["-lopenvino_telemetry", "-pthread", "-ldl"])
                 .output()
                 .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
             assert!(
@@ -67,6 +69,12 @@ fn programs() -> &'static Programs {
             exe
         };
         Programs {
+            plugin: compile(
+                "cc",
+                "plugin.c",
+                "libcrashplugin.so",
+                &["-std=c11", "-shared", "-fPIC"],
+            ),
             c: compile("cc", "crasher.c", "crasher", &["-std=c11"]),
             cpp: compile("c++", "crasher_cpp.cpp", "crasher_cpp", &["-std=c++17"]),
         }
@@ -324,6 +332,49 @@ fn an_uncaught_cpp_exception_is_reported_with_its_type() {
             .iter()
             .any(|f| function_at(&programs().cpp, f).contains("throw_uncaught")),
         "the throwing function is among the frames: {frames:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_crash_in_a_library_loaded_after_init_names_it() {
+    let dir = config_dir("crash-dlopen", Some("1"));
+    let plugin = &programs().plugin;
+    let out = run(
+        &programs().c,
+        &["dlopen", dir.to_str().unwrap(), plugin.to_str().unwrap()],
+        &dir,
+        "http://127.0.0.1:9/mp/collect",
+    );
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
+    let record = only_record(&dir);
+    let events = next_run(&dir);
+    assert_eq!(events.len(), 1, "{record}");
+    let frames = frames_of(&events[0], "libcrashplugin.so");
+    assert!(!frames.is_empty(), "{record}");
+    assert_eq!(function_at(plugin, &frames[0]), "plugin_crash", "{record}");
+    let top = events[0]["params"]["frame_0"].as_str().unwrap();
+    assert!(
+        top.starts_with("libcrashplugin.so+0x")
+            && top.split(' ').nth(1).is_some_and(|id| id.len() == 40),
+        "named, with its build id: {top}"
+    );
+    assert!(!frames_of(&events[0], "crasher").is_empty(), "{record}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_fault_while_a_crash_is_handled_goes_straight_on() {
+    // The host's SIGSEGV handler (ours hands on to it) raises SIGILL: our SIGILL handler
+    // is entered again while the SIGSEGV is being handled, records nothing more and
+    // hands SIGILL on to its default action.
+    let dir = config_dir("crash-nested", Some("1"));
+    let out = crash("nested", &dir);
+    assert_eq!(out.status.signal(), Some(libc::SIGILL), "{out:?}");
+    let record = only_record(&dir);
+    assert!(
+        record.contains("\nsignal SIGSEGV\n"),
+        "one record, of the first: {record}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

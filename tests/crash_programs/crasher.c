@@ -13,10 +13,15 @@
  *   host-before    installs its own SIGSEGV handler before init, then segv
  *   host-after     installs its own SIGSEGV handler after init, frees the handle, then segv
  *   after-free     frees the handle, then segv
+ *   nested         installs a SIGSEGV handler before init that raises SIGILL (a fault
+ *                  while the crash is being handled), then segv
+ *   dlopen PLUGIN  loads the shared library PLUGIN after init and calls its
+ *                  plugin_crash(), which writes through a null pointer
  * The host handler prints "host handler <signal>", restores the default action and
  * returns, so the fault repeats and kills the process as usual.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +67,11 @@ static void host_handler(int sig, siginfo_t* info, void* ctx) {
     signal(sig, SIG_DFL);
 }
 
+static void nested_handler(int sig) {
+    (void)sig;
+    raise(SIGILL);
+}
+
 static void install_host_handler(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -72,13 +82,16 @@ static void install_host_handler(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: crasher MODE CONFIG_DIR\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: crasher MODE CONFIG_DIR [PLUGIN]\n");
         return 2;
     }
     const char* mode = argv[1];
     if (strcmp(mode, "host-before") == 0) {
         install_host_handler();
+    }
+    if (strcmp(mode, "nested") == 0) {
+        signal(SIGSEGV, nested_handler);
     }
     ov_telemetry_options_t* opts = NULL;
     ov_telemetry_options_create(&opts);
@@ -98,7 +111,8 @@ int main(int argc, char** argv) {
         printf("flush %d\n", flushed);
         return 0;
     }
-    if (strcmp(mode, "segv") == 0 || strcmp(mode, "host-before") == 0) {
+    if (strcmp(mode, "segv") == 0 || strcmp(mode, "host-before") == 0 ||
+        strcmp(mode, "nested") == 0) {
         crash_null_write();
     } else if (strcmp(mode, "abort") == 0) {
         crash_abort();
@@ -114,6 +128,16 @@ int main(int argc, char** argv) {
         install_host_handler();
         ov_telemetry_free(t);
         crash_null_write();
+    } else if (strcmp(mode, "dlopen") == 0 && argc == 4) {
+        void* plugin = dlopen(argv[3], RTLD_NOW);
+        if (plugin == NULL) {
+            fprintf(stderr, "dlopen: %s\n", dlerror());
+            return 4;
+        }
+        void (*plugin_crash)(void) = (void (*)(void))dlsym(plugin, "plugin_crash");
+        if (plugin_crash != NULL) {
+            plugin_crash();
+        }
     } else if (strcmp(mode, "after-free") == 0) {
         ov_telemetry_free(t);
         crash_null_write();
