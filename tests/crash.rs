@@ -380,6 +380,18 @@ fn a_fault_while_a_crash_is_handled_goes_straight_on() {
 }
 
 #[test]
+fn two_threads_crashing_at_once_leave_one_complete_record() {
+    for _ in 0..3 {
+        let dir = config_dir("crash-two-threads", Some("1"));
+        let out = crash("two-threads", &dir);
+        assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
+        let record = only_record(&dir);
+        assert!(crash::parse_record(&record).is_some(), "{record}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
 fn a_host_handler_installed_before_init_is_still_called() {
     let dir = config_dir("crash-host-before", Some("1"));
     let out = crash("host-before", &dir);

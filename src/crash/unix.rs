@@ -28,7 +28,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use super::{Config, MAGIC, PARTIAL_SUFFIX, RECORD_PREFIX, RECORD_SUFFIX};
@@ -102,8 +102,10 @@ static PREPARED: AtomicPtr<Prepared> = AtomicPtr::new(ptr::null_mut());
 static MODULES: AtomicPtr<Modules> = AtomicPtr::new(ptr::null_mut());
 /// Handlers currently running (a published pointer is freed only when this is zero).
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
-/// Re-entry guard: set while a handler of ours records a crash.
-static BUSY: AtomicBool = AtomicBool::new(false);
+/// Re-entry guard: the thread id of the handler recording a crash, 0 when none.
+static BUSY: AtomicI32 = AtomicI32::new(0);
+/// How long a second crashing thread waits for the first one's record (then hands on).
+const WAIT_FOR_OTHER_MS: u32 = 2000;
 /// `_dl_find_object`, when the C library has it.
 static DL_FIND_OBJECT: AtomicUsize = AtomicUsize::new(0);
 
@@ -863,9 +865,20 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     let dies = !(ignored && !is_kernel_fault(info) && sig != libc::SIGABRT);
     let mut path = [0u8; 3200];
     let mut path_len = 0;
-    // Re-entry guard: a fault while a crash is being recorded (in this handler, or on
-    // another thread at the same moment) goes straight to the hand-on.
-    if dies && !BUSY.swap(true, SeqCst) {
+    // Re-entry guard: a fault while this thread records a crash goes straight to the
+    // hand-on. A crash on another thread at the same moment waits (bounded) for the
+    // first record to be complete, records nothing itself, and hands on.
+    // SAFETY: gettid is a plain system call.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
+    let mut owner = false;
+    if dies {
+        match BUSY.compare_exchange(0, tid, SeqCst, SeqCst) {
+            Ok(_) => owner = true,
+            Err(other) if other == tid => {}
+            Err(_) => wait_for_other(),
+        }
+    }
+    if owner {
         RUNNING.fetch_add(1, SeqCst);
         // SAFETY: see retire(): while RUNNING > 0 a published pointer is not freed.
         if let Some(p) = unsafe { PREPARED.load(SeqCst).as_ref() } {
@@ -888,7 +901,25 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
         // SAFETY: path is NUL-terminated.
         unsafe { libc::unlink(path.as_ptr() as *const libc::c_char) };
     }
-    BUSY.store(false, SeqCst);
+    if owner {
+        BUSY.store(0, SeqCst);
+    }
+}
+
+/// Sleeps until no other thread records a crash, at most WAIT_FOR_OTHER_MS.
+/// Async-signal-safe (nanosleep).
+fn wait_for_other() {
+    let step = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
+    for _ in 0..WAIT_FOR_OTHER_MS {
+        if BUSY.load(SeqCst) == 0 {
+            return;
+        }
+        // SAFETY: nanosleep with a valid timespec.
+        unsafe { libc::nanosleep(&step, ptr::null_mut()) };
+    }
 }
 
 /// After a previous handler returned: the process goes on (our handler is still in place

@@ -10,6 +10,7 @@
  *   fpe            divides an integer by zero                 (crash_divide)
  *   overflow       recurses until the main thread's stack overflows (crash_recurse)
  *   thread         writes through a null pointer on a worker thread
+ *   two-threads    two worker threads write through a null pointer at the same moment
  *   host-before    installs its own SIGSEGV handler before init, then segv
  *   host-after     installs its own SIGSEGV handler after init, frees the handle, then segv
  *   after-free     frees the handle, then segv
@@ -53,6 +54,15 @@ __attribute__((noinline)) int crash_recurse(int depth) {
 
 static void* worker(void* arg) {
     (void)arg;
+    crash_null_write();
+    return NULL;
+}
+
+static pthread_barrier_t together;
+
+static void* worker_together(void* arg) {
+    (void)arg;
+    pthread_barrier_wait(&together);
     crash_null_write();
     return NULL;
 }
@@ -124,6 +134,13 @@ int main(int argc, char** argv) {
         pthread_t th;
         pthread_create(&th, NULL, worker, NULL);
         pthread_join(th, NULL);
+    } else if (strcmp(mode, "two-threads") == 0) {
+        pthread_t th[2];
+        pthread_barrier_init(&together, NULL, 2);
+        pthread_create(&th[0], NULL, worker_together, NULL);
+        pthread_create(&th[1], NULL, worker_together, NULL);
+        pthread_join(th[0], NULL);
+        pthread_join(th[1], NULL);
     } else if (strcmp(mode, "host-after") == 0) {
         install_host_handler();
         ov_telemetry_free(t);
