@@ -120,6 +120,14 @@ fn null_arguments_are_invalid_and_explained() {
             "opts",
         ),
         (
+            Box::new(|| ov_telemetry_options_set_crash_reports(null_opts, true)),
+            "opts",
+        ),
+        (
+            Box::new(|| ov_telemetry_crash_set_exception(ptr::null())),
+            "type_name",
+        ),
+        (
             Box::new(|| ov_telemetry_init(ptr::null(), ptr::null_mut())),
             "opts",
         ),
@@ -396,7 +404,12 @@ fn the_dlopen_table_covers_the_api() {
     );
     assert_eq!(
         api.struct_size as usize,
-        8 + 26 * std::mem::size_of::<usize>()
+        8 + 27 * std::mem::size_of::<usize>()
+    );
+    // The first slot appended after `version` (issue 11).
+    assert_eq!(
+        api.options_set_crash_reports as usize,
+        (ov_telemetry_options_set_crash_reports as extern "C" fn(_, _) -> _) as usize
     );
     assert_eq!(
         api.send_event as usize,
