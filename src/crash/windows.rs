@@ -81,7 +81,10 @@ extern "system" {
     fn DeleteFileW(name: *const u16) -> i32;
     fn GetSystemTimeAsFileTime(out: *mut u64);
     fn GetCurrentProcessId() -> u32;
+    fn GetStdHandle(which: u32) -> isize;
 }
+
+const STD_ERROR_HANDLE: u32 = -12i32 as u32;
 
 struct Prepared {
     consent_path: Vec<u16>,
@@ -415,7 +418,19 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
     }
     buf.push(b"end\n");
     if p.debug {
-        return; // no stderr write from here: the debug run simply records nothing
+        // Debug mode: the record goes to stderr, no file is written.
+        let err = GetStdHandle(STD_ERROR_HANDLE);
+        let mut done = 0u32;
+        if err != 0 && err != INVALID_HANDLE {
+            WriteFile(
+                err,
+                buf.bytes.as_ptr(),
+                buf.len as u32,
+                &mut done,
+                ptr::null_mut(),
+            );
+        }
+        return;
     }
     let mut name = [0u16; 1200];
     let mut len = p.record_prefix.len();
