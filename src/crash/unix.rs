@@ -377,16 +377,24 @@ fn module(bias: usize, name: &[u8], build_id: &[u8]) -> Module {
 unsafe fn build_id_of(bias: usize, phdr: *const libc::Elf64_Phdr, phnum: usize) -> &'static [u8] {
     const NT_GNU_BUILD_ID: u32 = 3;
     let phdrs = std::slice::from_raw_parts(phdr, phnum);
+    // Checked arithmetic throughout: a panic here would abort the crashing host.
+    let align4 = |n: usize| n.checked_add(3).map(|v| v & !3);
     for ph in phdrs.iter().filter(|p| p.p_type == libc::PT_NOTE) {
         let mut at = bias.wrapping_add(ph.p_vaddr as usize);
-        let end = at.wrapping_add(ph.p_memsz as usize);
-        while at + 12 <= end {
+        let Some(end) = at.checked_add(ph.p_memsz as usize) else {
+            continue;
+        };
+        while at.checked_add(12).is_some_and(|h| h <= end) {
             let word = |i: usize| ptr::read_unaligned((at + 4 * i) as *const u32) as usize;
             let (namesz, descsz, kind) = (word(0), word(1), word(2) as u32);
             let name_at = at + 12;
-            let desc_at = name_at + ((namesz + 3) & !3);
-            let next = desc_at + ((descsz + 3) & !3);
-            if next > end || next <= at {
+            let Some(desc_at) = align4(namesz).and_then(|n| name_at.checked_add(n)) else {
+                break;
+            };
+            let Some(next) = align4(descsz).and_then(|n| desc_at.checked_add(n)) else {
+                break;
+            };
+            if next > end {
                 break;
             }
             let name = std::slice::from_raw_parts(name_at as *const u8, namesz);
@@ -452,8 +460,8 @@ fn find_late_module(pc: usize) -> Option<Module> {
                 && eh.e_phentsize as usize == std::mem::size_of::<libc::Elf64_Phdr>()
                 && eh.e_phnum < 512
             {
-                let phdr =
-                    (out.map_start as usize + eh.e_phoff as usize) as *const libc::Elf64_Phdr;
+                let phdr = (out.map_start as usize).wrapping_add(eh.e_phoff as usize)
+                    as *const libc::Elf64_Phdr;
                 build_id = build_id_of(lm.l_addr, phdr, eh.e_phnum as usize);
             }
         }
@@ -704,7 +712,7 @@ fn format_record(buf: &mut Buf, p: &Prepared, index: usize, uctx: *mut c_void, n
         let ip = if frames.exact[i] {
             frames.ips[i]
         } else {
-            frames.ips[i] - 1
+            frames.ips[i].wrapping_sub(1)
         };
         buf.push(b"frame ");
         let found = modules

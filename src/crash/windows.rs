@@ -393,7 +393,11 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
         buf.push(b"\n");
     }
     let mut ips = [ptr::null_mut::<c_void>(); 62];
-    let n = RtlCaptureStackBackTrace(0, ips.len() as u32, ips.as_mut_ptr(), ptr::null_mut());
+    let captured = RtlCaptureStackBackTrace(0, ips.len() as u32, ips.as_mut_ptr(), ptr::null_mut());
+    let n = ips[..(captured as usize).min(ips.len())]
+        .iter()
+        .position(|ip| ip.is_null())
+        .unwrap_or((captured as usize).min(ips.len())) as u16;
     let fault = (*rec).address as usize;
     let first = ips[..n as usize]
         .iter()
@@ -414,7 +418,14 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
         .take(32)
     {
         let ip = ip as usize;
-        frame(&mut buf, if Some(i) == first { ip } else { ip - 1 });
+        frame(
+            &mut buf,
+            if Some(i) == first {
+                ip
+            } else {
+                ip.wrapping_sub(1)
+            },
+        );
     }
     buf.push(b"end\n");
     if p.debug {
