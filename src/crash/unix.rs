@@ -108,6 +108,8 @@ static BUSY: AtomicI32 = AtomicI32::new(0);
 const WAIT_FOR_OTHER_MS: u32 = 2000;
 /// `_dl_find_object`, when the C library has it.
 static DL_FIND_OBJECT: AtomicUsize = AtomicUsize::new(0);
+/// The main program's base name (the loader names it ""), set once, never freed.
+static MAIN_NAME: AtomicPtr<Vec<u8>> = AtomicPtr::new(ptr::null_mut());
 
 struct State {
     installs: usize,
@@ -124,11 +126,18 @@ pub struct Installed;
 
 pub fn install(config: &Config) -> io::Result<Installed> {
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    refresh_modules();
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        resolve_dl_find_object();
+        remember_main_name();
+        warm_up_unwinder();
+    });
+    if DL_FIND_OBJECT.load(SeqCst) == 0 {
+        // No loader lookup in the handler: it uses a snapshot of the modules instead.
+        refresh_modules();
+    }
     if state.installs == 0 {
         publish(&PREPARED, Box::new(prepare(config)?));
-        resolve_dl_find_object();
-        warm_up_unwinder();
         ensure_alt_stack();
         for (i, &sig) in SIGNALS.iter().enumerate() {
             if state.ours[i] {
@@ -310,10 +319,7 @@ fn snapshot() -> Modules {
         }
         0
     }
-    let main_name = std::env::current_exe()
-        .ok()
-        .map(|p| p.as_os_str().as_bytes().to_vec())
-        .unwrap_or_default();
+    let main_name = main_path();
     let mut acc = Acc {
         modules: Vec::new(),
         ranges: Vec::new(),
@@ -426,6 +432,35 @@ struct LinkMap {
     l_name: *const libc::c_char,
 }
 
+/// The path the program was started with (`AT_EXECFN`, a read of the auxiliary vector:
+/// no system call), or `/proc/self/exe`'s target when the kernel gave none.
+fn main_path() -> Vec<u8> {
+    // SAFETY: getauxval has no preconditions; AT_EXECFN, when present, points at a
+    // NUL-terminated string on the initial stack that lives as long as the process.
+    let execfn = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const libc::c_char;
+    if !execfn.is_null() {
+        // SAFETY: see above.
+        return unsafe { std::ffi::CStr::from_ptr(execfn) }
+            .to_bytes()
+            .to_vec();
+    }
+    std::env::current_exe()
+        .ok()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+fn remember_main_name() {
+    let name = Box::new(base_name(&main_path()).to_vec());
+    MAIN_NAME.store(Box::into_raw(name), SeqCst);
+}
+
+/// Async-signal-safe.
+fn main_name() -> &'static [u8] {
+    // SAFETY: set once before any handler is installed, never freed.
+    unsafe { MAIN_NAME.load(SeqCst).as_ref() }.map_or(b"?", |v| v.as_slice())
+}
+
 fn resolve_dl_find_object() {
     // SAFETY: dlsym with a NUL-terminated name; the result is only stored.
     let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_dl_find_object".as_ptr()) };
@@ -452,6 +487,12 @@ fn find_late_module(pc: usize) -> Option<Module> {
         } else {
             std::ffi::CStr::from_ptr(lm.l_name).to_bytes()
         };
+        // The loader names the main program "" (its link map comes first).
+        let name = if path.is_empty() {
+            main_name()
+        } else {
+            base_name(path)
+        };
         // The ELF header is at the start of the lowest mapping (first PT_LOAD, offset 0).
         let ehdr = out.map_start as *const libc::Elf64_Ehdr;
         let mut build_id: &[u8] = &[];
@@ -465,7 +506,7 @@ fn find_late_module(pc: usize) -> Option<Module> {
                 build_id = build_id_of(lm.l_addr, phdr, eh.e_phnum as usize);
             }
         }
-        Some(module(lm.l_addr, base_name(path), build_id))
+        Some(module(lm.l_addr, name, build_id))
     }
 }
 
@@ -511,12 +552,15 @@ fn unwind(frames: &mut Frames) {
 }
 
 fn warm_up_unwinder() {
-    let mut frames = Frames {
-        ips: [0; MAX_FRAMES],
-        exact: [false; MAX_FRAMES],
-        len: 0,
-    };
-    unwind(&mut frames);
+    // libgcc's one-time set-up happens on the first frame; one frame is enough.
+    extern "C" fn first_only(ctx: *mut UnwindContext, _: *mut c_void) -> c_int {
+        let mut before: c_int = 0;
+        // SAFETY: ctx is valid during the callback.
+        unsafe { _Unwind_GetIPInfo(ctx, &mut before) };
+        URC_END_OF_STACK
+    }
+    // SAFETY: first_only matches TraceFn and touches nothing.
+    unsafe { _Unwind_Backtrace(first_only, ptr::null_mut()) };
 }
 
 /// The faulting pc from the signal context, where we know where the platform keeps it.
@@ -715,9 +759,7 @@ fn format_record(buf: &mut Buf, p: &Prepared, index: usize, uctx: *mut c_void, n
             frames.ips[i].wrapping_sub(1)
         };
         buf.push(b"frame ");
-        let found = modules
-            .and_then(|m| lookup(m, ip))
-            .or_else(|| find_late_module(ip));
+        let found = find_late_module(ip).or_else(|| modules.and_then(|m| lookup(m, ip)));
         match found {
             Some(m) => {
                 buf.push(&m.name[..m.name_len as usize]);
