@@ -7,15 +7,17 @@
 //! - [`Prepared`]: the paths of the decision file, the client id file and the record
 //!   file prefix (absolute, NUL-terminated), the expected client id, the record's fixed
 //!   lines (app, version, client id);
-//! - [`Modules`]: a snapshot of the loaded modules from `dl_iterate_phdr` — address ranges
-//!   of their `PT_LOAD` segments, load bias, base name, GNU build id — sorted for binary
-//!   search. It is rebuilt off the signal path whenever an init finds that
-//!   `dl_iterate_phdr`'s adds/subs counters changed. A pc outside every module of the
-//!   snapshot (a library `dlopen`ed after the last init) is looked up in the handler with
-//!   glibc's `_dl_find_object` (glibc ≥ 2.35, documented async-signal-safe and lock-free;
-//!   resolved with `dlsym` at init, so older glibc still loads us), which gives the
-//!   module's link map: base name, load bias, and its ELF headers in memory for the build
-//!   id. Without it such a frame is written as `?`.
+//! - the module list. With glibc ≥ 2.35 it is the loader's own: `_dl_find_object`
+//!   (resolved with `dlsym` once, so an older glibc still loads us) is documented
+//!   async-signal-safe and lock-free and exists for exactly this use (unwinders in signal
+//!   handlers). It gives the link map of the module holding a pc — base name, load bias —
+//!   and the module's ELF headers in memory, whose `PT_NOTE` gives the GNU build id. It is
+//!   always current: a library `dlopen`ed after init is found like any other, and nothing
+//!   has to be refreshed. Without `_dl_find_object`, [`Modules`] is a snapshot from
+//!   `dl_iterate_phdr` (`PT_LOAD` ranges sorted for binary search, bias, base name, build
+//!   id), rebuilt off the signal path at each init whose `dl_iterate_phdr` adds/subs
+//!   counters changed; a frame in a library loaded after the last init then reads `?`.
+//!   The main program, which the loader names "", is named from `AT_EXECFN`.
 //! - the unwinder is warmed up (libgcc's `_Unwind_Backtrace` does its one-time
 //!   initialisation on the first call, which must not happen in the handler). On glibc
 //!   ≥ 2.35 with libgcc ≥ 12 it finds unwind tables through `_dl_find_object` without
