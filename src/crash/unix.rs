@@ -46,8 +46,17 @@ const SIGNALS: [c_int; 5] = [
 const SIGNAL_NAMES: [&[u8]; 5] = [b"SIGSEGV", b"SIGBUS", b"SIGILL", b"SIGFPE", b"SIGABRT"];
 /// Frames collected by the unwinder (the record keeps those below the handler).
 const MAX_FRAMES: usize = 48;
-/// Frames written to the record.
-const MAX_RECORD_FRAMES: usize = 32;
+/// Frames written to the record (the event has room for 15).
+const MAX_RECORD_FRAMES: usize = 20;
+/// The record buffer: the fixed lines (≤ 3 × 110), the exception note (≤ 140) and
+/// MAX_RECORD_FRAMES frames of at most 6 + 64 + 19 + 1 + 64 + 1 bytes.
+const RECORD_BYTES: usize = 4096;
+/// A record file's path (the config directory's path must be shorter by 100 bytes).
+const PATH_BYTES: usize = 1100;
+/// Stack the handler needs (its buffers, about 7 KiB, and libgcc's unwinder); on an
+/// alternate stack with less room left it records nothing and only hands on, so it can
+/// never overflow a small alternate stack the host set up.
+const HANDLER_STACK: usize = 24 * 1024;
 /// Size of the alternate signal stack given to the thread that calls init.
 const ALT_STACK_SIZE: usize = 64 * 1024;
 const MAX_NAME: usize = 64;
@@ -206,7 +215,7 @@ fn prepare(config: &Config) -> io::Result<Prepared> {
     let mut record_prefix = dir.as_os_str().as_bytes().to_vec();
     record_prefix.push(b'/');
     record_prefix.extend_from_slice(RECORD_PREFIX.as_bytes());
-    if record_prefix.len() > 3000 {
+    if record_prefix.len() > PATH_BYTES - 100 {
         return Err(io::Error::other("the config directory path is too long"));
     }
     let mut fixed_lines = Vec::new();
@@ -630,12 +639,18 @@ fn ensure_alt_stack() {
 // ---- the handler ----
 
 /// A fixed buffer the record is formatted into. Async-signal-safe.
-struct Buf {
-    bytes: [u8; 6144],
+struct Buf<const N: usize> {
+    bytes: [u8; N],
     len: usize,
 }
 
-impl Buf {
+impl<const N: usize> Buf<N> {
+    fn new() -> Self {
+        Buf {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
     fn push(&mut self, s: &[u8]) {
         let n = s.len().min(self.bytes.len() - self.len);
         self.bytes[self.len..self.len + n].copy_from_slice(&s[..n]);
@@ -722,7 +737,13 @@ fn consent_still_given(p: &Prepared) -> bool {
 }
 
 /// Formats the record. Async-signal-safe.
-fn format_record(buf: &mut Buf, p: &Prepared, index: usize, uctx: *mut c_void, now: u64) {
+fn format_record(
+    buf: &mut Buf<RECORD_BYTES>,
+    p: &Prepared,
+    index: usize,
+    uctx: *mut c_void,
+    now: u64,
+) {
     buf.push(MAGIC.as_bytes());
     buf.push(b"\nsignal ");
     buf.push(SIGNAL_NAMES[index]);
@@ -790,16 +811,18 @@ fn lookup(m: &Modules, ip: usize) -> Option<Module> {
 
 /// Writes the record; returns the length of its final path in `path` (0: nothing
 /// written). Async-signal-safe.
-fn write_record(p: &Prepared, buf: &Buf, path: &mut [u8; 3200], now: u64) -> usize {
+fn write_record(
+    p: &Prepared,
+    buf: &Buf<RECORD_BYTES>,
+    path: &mut [u8; PATH_BYTES],
+    now: u64,
+) -> usize {
     if p.debug {
         // SAFETY: write(2) to stderr from our buffer.
         unsafe { libc::write(2, buf.bytes.as_ptr() as *const c_void, buf.len) };
         return 0;
     }
-    let mut name = Buf {
-        bytes: [0; 6144],
-        len: 0,
-    };
+    let mut name = Buf::<PATH_BYTES>::new();
     name.push(&p.record_prefix);
     // SAFETY: getpid has no preconditions.
     name.dec(unsafe { libc::getpid() } as u64);
@@ -820,7 +843,7 @@ fn write_record(p: &Prepared, buf: &Buf, path: &mut [u8; 3200], now: u64) -> usi
         name.push(PARTIAL_SUFFIX.as_bytes());
         name.push(b"\0");
         let tmp_len = name.len;
-        let mut tmp = [0u8; 3200];
+        let mut tmp = [0u8; PATH_BYTES];
         if tmp_len > tmp.len() {
             return 0;
         }
@@ -915,7 +938,7 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     let ignored = prev.sa_sigaction == libc::SIG_IGN;
     // A signal sent to a process that ignores it is not a crash (abort() kills anyway).
     let dies = !(ignored && !is_kernel_fault(info) && sig != libc::SIGABRT);
-    let mut path = [0u8; 3200];
+    let mut path = [0u8; PATH_BYTES];
     let mut path_len = 0;
     // Re-entry guard: a fault while this thread records a crash goes straight to the
     // hand-on. A crash on another thread at the same moment waits (bounded) for the
@@ -930,16 +953,13 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
             Err(_) => wait_for_other(),
         }
     }
-    if owner {
+    if owner && enough_stack() {
         RUNNING.fetch_add(1, SeqCst);
         // SAFETY: see retire(): while RUNNING > 0 a published pointer is not freed.
         if let Some(p) = unsafe { PREPARED.load(SeqCst).as_ref() } {
             if p.debug || consent_still_given(p) {
                 let now = now_micros();
-                let mut buf = Buf {
-                    bytes: [0; 6144],
-                    len: 0,
-                };
+                let mut buf = Buf::<RECORD_BYTES>::new();
                 format_record(&mut buf, p, index, uctx, now);
                 path_len = write_record(p, &buf, &mut path, now);
             }
@@ -955,6 +975,21 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     }
     if owner {
         BUSY.store(0, SeqCst);
+    }
+}
+
+/// Whether the stack we run on has HANDLER_STACK bytes left. Async-signal-safe.
+fn enough_stack() -> bool {
+    let here = 0u8;
+    let sp = &here as *const u8 as usize;
+    // SAFETY: querying this thread's alternate stack into valid memory.
+    unsafe {
+        let mut ss: libc::stack_t = std::mem::zeroed();
+        if libc::sigaltstack(ptr::null(), &mut ss) != 0 || ss.ss_flags & libc::SS_ONSTACK == 0 {
+            return true; // on the thread's own stack: the fault was not its overflow
+        }
+        let low = ss.ss_sp as usize;
+        sp > low && sp - low >= HANDLER_STACK
     }
 }
 
