@@ -392,6 +392,17 @@ fn two_threads_crashing_at_once_leave_one_complete_record() {
 }
 
 #[test]
+fn a_small_alternate_stack_of_the_host_is_never_overflowed() {
+    // The host's 8 KiB alternate stack is kept (init adds one only where none is set) and
+    // is too small to record on: the handler records nothing and hands on.
+    let dir = config_dir("crash-small-altstack", Some("1"));
+    let out = crash("small-altstack", &dir);
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
+    assert!(records(&dir).is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_host_handler_installed_before_init_is_still_called() {
     let dir = config_dir("crash-host-before", Some("1"));
     let out = crash("host-before", &dir);

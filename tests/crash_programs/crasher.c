@@ -16,6 +16,7 @@
  *   after-free     frees the handle, then segv
  *   nested         installs a SIGSEGV handler before init that raises SIGILL (a fault
  *                  while the crash is being handled), then segv
+ *   small-altstack sets an 8 KiB alternate signal stack before init, then segv
  *   dlopen PLUGIN  loads the shared library PLUGIN after init and calls its
  *                  plugin_crash(), which writes through a null pointer
  * The host handler prints "host handler <signal>", restores the default action and
@@ -103,6 +104,14 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "nested") == 0) {
         signal(SIGSEGV, nested_handler);
     }
+    if (strcmp(mode, "small-altstack") == 0) {
+        static char small[8192];
+        stack_t ss;
+        memset(&ss, 0, sizeof ss);
+        ss.ss_sp = small;
+        ss.ss_size = sizeof small;
+        sigaltstack(&ss, NULL);
+    }
     ov_telemetry_options_t* opts = NULL;
     ov_telemetry_options_create(&opts);
     ov_telemetry_options_set_app(opts, "crasher", "1.2.3");
@@ -122,7 +131,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (strcmp(mode, "segv") == 0 || strcmp(mode, "host-before") == 0 ||
-        strcmp(mode, "nested") == 0) {
+        strcmp(mode, "nested") == 0 || strcmp(mode, "small-altstack") == 0) {
         crash_null_write();
     } else if (strcmp(mode, "abort") == 0) {
         crash_abort();
