@@ -91,6 +91,16 @@ fn config_dir(tag: &str, consent: Option<&str>) -> PathBuf {
 }
 
 fn run(exe: &Path, args: &[&str], dir: &Path, endpoint: &str) -> Output {
+    run_with_core_limit(exe, args, dir, endpoint, 0)
+}
+
+fn run_with_core_limit(
+    exe: &Path,
+    args: &[&str],
+    dir: &Path,
+    endpoint: &str,
+    core_limit: libc::rlim_t,
+) -> Output {
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .current_dir(dir)
@@ -99,16 +109,18 @@ fn run(exe: &Path, args: &[&str], dir: &Path, endpoint: &str) -> Output {
         .env_remove("OPENVINO_TELEMETRY_DEBUG")
         .env_remove("OPENVINO_TELEMETRY_DISABLE")
         .env_remove("DO_NOT_TRACK");
-    // No core files in the test directories (the kernel's decision to dump is unchanged).
+    // No core files unless asked (the kernel's decision to dump is unchanged).
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            let none = libc::rlimit {
+        cmd.pre_exec(move || {
+            let mut limit = libc::rlimit {
                 rlim_cur: 0,
-                rlim_max: libc::RLIM_INFINITY,
+                rlim_max: 0,
             };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            libc::getrlimit(libc::RLIMIT_CORE, &mut limit);
+            limit.rlim_cur = core_limit.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
             Ok(())
         });
     }
@@ -400,6 +412,45 @@ fn a_small_alternate_stack_of_the_host_is_never_overflowed() {
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
     assert!(records(&dir).is_empty());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn core_dumps_are_as_without_the_library() {
+    // Same crash with the handlers (consent) and without them (declined): the kernel
+    // dumps core (or not) alike, by the same signal. Cores go to the temp directory when
+    // core_pattern is a plain file name.
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    for mode in ["segv", "abort", "fpe"] {
+        let mut seen = Vec::new();
+        for consent in ["1", "0"] {
+            let dir = config_dir("crash-core", Some(consent));
+            let out = run_with_core_limit(
+                &programs().c,
+                &[mode, dir.to_str().unwrap()],
+                &dir,
+                "http://127.0.0.1:9/mp/collect",
+                libc::RLIM_INFINITY,
+            );
+            assert_eq!(records(&dir).len(), usize::from(consent == "1"));
+            seen.push((out.status.signal(), out.status.core_dumped()));
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+        assert_eq!(seen[0], seen[1], "{mode}: with and without the library");
+        if !pattern.starts_with('|') && hard_core_limit_allows() {
+            assert!(seen[0].1, "{mode}: a core was dumped ({pattern:?})");
+        }
+    }
+}
+
+/// The hard core-size limit of this process lets a child dump core.
+fn hard_core_limit_allows() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit into valid memory.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) };
+    limit.rlim_max > 64 * 1024
 }
 
 #[test]
