@@ -76,7 +76,22 @@ fn programs() -> &'static Programs {
                 &["-std=c11", "-shared", "-fPIC"],
             ),
             c: compile("cc", "crasher.c", "crasher", &["-std=c11"]),
-            cpp: compile("c++", "crasher_cpp.cpp", "crasher_cpp", &["-std=c++17"]),
+            cpp: {
+                // The wrapper compiles warning-free as C++20 too (the crasher runs as C++17).
+                let strict = ["-Wpedantic", "-Wshadow", "-Wconversion"];
+                compile(
+                    "c++",
+                    "crasher_cpp.cpp",
+                    "crasher_cpp20",
+                    &[&["-std=c++20"][..], &strict].concat(),
+                );
+                compile(
+                    "c++",
+                    "crasher_cpp.cpp",
+                    "crasher_cpp",
+                    &[&["-std=c++17"][..], &strict].concat(),
+                )
+            },
         }
     })
 }

@@ -407,6 +407,23 @@ mod tests {
     }
 
     #[test]
+    fn a_crash_event_kept_in_the_spool_keeps_its_frames() {
+        let dir = crate::testing::temp_dir("crash-spool");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as u64;
+        let mut record = parse_record(&text(3, true)).unwrap();
+        record.time_micros = now;
+        let event = record_event(&record, Arc::from("s"));
+        crate::spool::store(&dir, std::slice::from_ref(&event)).unwrap();
+        let claim = crate::spool::claim(&dir);
+        assert_eq!(claim.events, vec![event]);
+        claim.release();
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn incomplete_or_foreign_records_are_refused() {
         let full = text(1, false);
         assert!(parse_record(full.trim_end_matches("end\n")).is_none());
