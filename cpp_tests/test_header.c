@@ -32,7 +32,7 @@ _Static_assert(sizeof(OV_TELEMETRY_VERSION) == sizeof(OVT_EXPECT_VERSION), "vers
 /* The table starts with two uint32_t, then one pointer per function. */
 _Static_assert(offsetof(ov_telemetry_api_t, abi_version) == 0, "abi_version first");
 _Static_assert(offsetof(ov_telemetry_api_t, struct_size) == 4, "struct_size second");
-_Static_assert(sizeof(ov_telemetry_api_t) == 8 + 26 * sizeof(void (*)(void)), "26 functions");
+_Static_assert(sizeof(ov_telemetry_api_t) == 8 + 27 * sizeof(void (*)(void)), "27 functions");
 
 /* Every declared function has exactly the type of its slot in the table: an incompatible
  * pointer type is an error under -Werror. */
@@ -65,6 +65,7 @@ const ov_telemetry_api_t ovt_header_test_table = {
     ov_telemetry_status_message,
     ov_telemetry_last_error,
     ov_telemetry_version,
+    ov_telemetry_options_set_crash_reports,
 };
 
 const ov_telemetry_api_t *(*const ovt_header_test_get_api)(uint32_t) = ov_telemetry_get_api;

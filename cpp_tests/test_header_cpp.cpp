@@ -34,7 +34,7 @@ static_assert(ovt_streq(OV_TELEMETRY_VERSION, OVT_EXPECT_VERSION), "version stri
 static_assert(std::is_standard_layout<ov_telemetry_api_t>::value, "C layout");
 static_assert(offsetof(ov_telemetry_api_t, abi_version) == 0, "abi_version first");
 static_assert(offsetof(ov_telemetry_api_t, struct_size) == 4, "struct_size second");
-static_assert(sizeof(ov_telemetry_api_t) == 8 + 26 * sizeof(void (*)()), "26 functions");
+static_assert(sizeof(ov_telemetry_api_t) == 8 + 27 * sizeof(void (*)()), "27 functions");
 
 // Each function's type is exactly its table slot's type.
 #define OVT_SAME(slot, fn) \
@@ -65,6 +65,7 @@ OVT_SAME(set_consent, ov_telemetry_set_consent);
 OVT_SAME(status_message, ov_telemetry_status_message);
 OVT_SAME(last_error, ov_telemetry_last_error);
 OVT_SAME(version, ov_telemetry_version);
+OVT_SAME(options_set_crash_reports, ov_telemetry_options_set_crash_reports);
 #undef OVT_SAME
 static_assert(std::is_same<decltype(&ov_telemetry_get_api),
                            const ov_telemetry_api_t* (*)(std::uint32_t)>::value,

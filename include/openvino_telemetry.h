@@ -115,10 +115,6 @@ typedef struct ov_telemetry_options_t ov_telemetry_options_t;
  */
 typedef struct ov_telemetry_t ov_telemetry_t;
 
-typedef void UnwindContext;
-
-typedef int (*TraceFn)(UnwindContext*, void*);
-
 /**
  * The whole API v1 as function pointers, for programs that load the library with
  * dlopen() and look up only ov_telemetry_get_api(). Fields are only ever appended;
@@ -166,10 +162,6 @@ typedef struct ov_telemetry_api_t {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-extern int _Unwind_Backtrace(TraceFn trace, void *arg);
-
-extern size_t _Unwind_GetIPInfo(UnwindContext *ctx, int *ip_before_insn);
 
 /**
  * Creates an options object with the defaults (no app, GA4 endpoint, OpenVINO api

@@ -560,6 +560,41 @@ fn consent_withdrawn_before_the_next_run_deletes_the_record_unsent() {
 }
 
 #[test]
+fn runs_starting_together_send_a_record_once() {
+    let dir = config_dir("crash-together", Some("1"));
+    for _ in 0..3 {
+        crash("segv", &dir);
+    }
+    assert_eq!(records(&dir).len(), 3);
+    let server = TestServer::start(Mode::Ok204);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(&programs().c)
+                .args(["run", dir.to_str().unwrap()])
+                .env("OPENVINO_TELEMETRY_ENDPOINT", server.url())
+                .env_remove("OPENVINO_TELEMETRY_DEBUG")
+                .env_remove("OPENVINO_TELEMETRY_DISABLE")
+                .env_remove("DO_NOT_TRACK")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("flush 0"));
+    }
+    let crashes = server
+        .events()
+        .into_iter()
+        .filter(|e| e["name"] == "crash")
+        .count();
+    assert_eq!(crashes, 3, "each of the three crashes exactly once");
+    assert!(records(&dir).is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_record_of_another_identity_is_never_sent() {
     // An opt-out and an opt-in between the crash and the next run: a new client id.
     let dir = config_dir("crash-new-identity", Some("1"));

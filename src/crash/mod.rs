@@ -36,11 +36,13 @@ use std::sync::Arc;
 
 use crate::event::{self, Event, Extra, COMMON_PARAMS, MAX_PARAMS_PER_EVENT};
 
+/// cbindgen:ignore
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod unix;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 use unix as platform;
 
+/// cbindgen:ignore
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
@@ -298,7 +300,7 @@ fn frame_value(frame: &str, build_id: Option<&str>) -> String {
     event::normalise_value(&value)
 }
 
-/// Reads the records in `dir` and deletes them all. Returns those to send: complete,
+/// Claims the records in `dir` (rename) and deletes them all. Returns those to send: complete,
 /// written under `client_id`, younger than 72 hours at `now_micros`, the newest
 /// [`MAX_RECORDS_PER_INIT`] of them. The caller queues them with consent given; a record
 /// is thus reported exactly once.
@@ -306,20 +308,33 @@ pub fn take_records(dir: &Path, client_id: &str, now_micros: u64) -> Vec<Record>
     let mut records = Vec::new();
     for (name, complete) in record_files(dir) {
         let path = dir.join(&name);
-        if complete {
-            if let Ok(Some(bytes)) = crate::files::read_limited(&path, MAX_RECORD_BYTES) {
-                if let Some(record) = std::str::from_utf8(&bytes).ok().and_then(parse_record) {
-                    if record.client_id == client_id
-                        && now_micros.saturating_sub(record.time_micros) < MAX_AGE_MICROS
-                    {
-                        records.push(record);
-                    }
+        if !complete {
+            // A handler may be writing it right now; one left by a dead handler (or a
+            // claim left by a dead init) goes after a minute.
+            if partial_is_stale(&path) {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
+        // Claimed by a rename first: of processes starting together, exactly one gets it.
+        let claimed = dir.join(format!(
+            "{name}.{}.{:08x}.claim{PARTIAL_SUFFIX}",
+            std::process::id(),
+            crate::files::random_u32()
+        ));
+        if fs::rename(&path, &claimed).is_err() {
+            continue;
+        }
+        if let Ok(Some(bytes)) = crate::files::read_limited(&claimed, MAX_RECORD_BYTES) {
+            if let Some(record) = std::str::from_utf8(&bytes).ok().and_then(parse_record) {
+                if record.client_id == client_id
+                    && now_micros.saturating_sub(record.time_micros) < MAX_AGE_MICROS
+                {
+                    records.push(record);
                 }
             }
-        } else if !partial_is_stale(&path) {
-            continue; // a handler may be writing it right now
         }
-        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(&claimed);
     }
     records.sort_by_key(|r| std::cmp::Reverse(r.time_micros));
     records.truncate(MAX_RECORDS_PER_INIT);

@@ -523,13 +523,18 @@ fn find_late_module(pc: usize) -> Option<Module> {
 
 // ---- unwinding ----
 
+/// cbindgen:ignore
 type UnwindContext = c_void;
+/// cbindgen:ignore
 type TraceFn = extern "C" fn(*mut UnwindContext, *mut c_void) -> c_int;
 const URC_NO_REASON: c_int = 0;
 const URC_END_OF_STACK: c_int = 5;
 
+// libgcc's unwinder (libgcc_s, which Rust's std links on this target).
 extern "C" {
+    /// cbindgen:ignore
     fn _Unwind_Backtrace(trace: TraceFn, arg: *mut c_void) -> c_int;
+    /// cbindgen:ignore
     fn _Unwind_GetIPInfo(ctx: *mut UnwindContext, ip_before_insn: *mut c_int) -> usize;
 }
 
