@@ -200,7 +200,7 @@ pub fn claim(dir: &Path) -> Claim {
     claim
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Ok(pid) = libc::pid_t::try_from(pid) else {

@@ -220,10 +220,31 @@ impl Telemetry {
             capacity: options.queue_capacity,
             ..SenderConfig::default()
         };
-        let spool::Claim { events, files } = spool::claim(&dir);
-        let backlog = (!files.is_empty()).then(|| Backlog {
+        let spool::Claim { mut events, files } = spool::claim(&dir);
+        // Crash records of earlier runs join the backlog: a record is deleted only once its
+        // event was delivered or kept in the spool. Debug mode touches nothing kept on disk
+        // (§3a.5): records wait for a real run.
+        let crashes = if debug {
+            crash::Claim::default()
+        } else {
+            crash::claim_records(&dir, &common.client_id, now_micros())
+        };
+        if !crashes.records.is_empty() {
+            let session = new_session_id();
+            events.extend(
+                crashes
+                    .records
+                    .iter()
+                    .map(|r| crash::record_event(r, Arc::clone(&session))),
+            );
+        }
+        let crash_files = crashes.files;
+        let backlog = (!files.is_empty() || !crash_files.is_empty()).then(|| Backlog {
             events,
-            release: Box::new(move || spool::release(&files)),
+            release: Box::new(move || {
+                spool::release(&files);
+                crash::release(&crash_files);
+            }),
         });
         let client_id = common.client_id.clone();
         let sender = Sender::start(config, common, transport, sink, backlog)?;
@@ -239,10 +260,6 @@ impl Telemetry {
             fork_generation,
             crash: Mutex::new(None),
         };
-        if !debug {
-            // Debug mode touches nothing kept on disk (§3a.5): records wait for a real run.
-            telemetry.send_crash_records(&dir, &client_id);
-        }
         if options.crash_reports {
             let config = crash::Config {
                 dir: dir.clone(),
@@ -360,16 +377,6 @@ impl Telemetry {
         self.push(active, |session, ts| {
             Ok(Event::opt_in(previous, session, ts))
         })
-    }
-
-    /// Queues the crash records waiting in `dir` (written under `client_id`) as `crash`
-    /// events and deletes them all: each is reported once.
-    fn send_crash_records(&self, dir: &Path, client_id: &str) {
-        let Ok(active) = self.active() else { return };
-        for record in crash::take_records(dir, client_id, now_micros()) {
-            let session = Arc::clone(&active.session.lock().unwrap_or_else(|e| e.into_inner()));
-            let _ = active.sender.push(crash::record_event(&record, session));
-        }
     }
 
     /// Waits until everything queued is delivered, at most `timeout`.

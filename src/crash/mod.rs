@@ -160,7 +160,20 @@ fn exception_note() -> Option<&'static [u8]> {
     Some(&note.0[..note.1])
 }
 
-fn record_files(dir: &Path) -> Vec<(String, bool)> {
+/// What a file of ours in the config directory is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A complete record, waiting.
+    Complete,
+    /// A record claimed by an init (`<record>.<pid>.claimed`) until its event is resolved.
+    Claimed,
+    /// Being written by a handler (or left by one that died).
+    Partial,
+}
+
+const CLAIM_SUFFIX: &str = ".claimed";
+
+fn record_files(dir: &Path) -> Vec<(String, Kind)> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -169,20 +182,27 @@ fn record_files(dir: &Path) -> Vec<(String, bool)> {
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
             let rest = name.strip_prefix(RECORD_PREFIX)?;
-            if rest.ends_with(RECORD_SUFFIX) {
-                Some((name, true))
+            let kind = if rest.ends_with(RECORD_SUFFIX) {
+                Kind::Complete
+            } else if rest.ends_with(CLAIM_SUFFIX) {
+                Kind::Claimed
             } else if rest.ends_with(PARTIAL_SUFFIX) {
-                Some((name, false))
+                Kind::Partial
             } else {
-                None
-            }
+                return None;
+            };
+            Some((name, kind))
         })
         .collect()
 }
 
-/// How many complete crash records wait in `dir` for the next init with consent.
+/// How many crash records wait in `dir` to be reported (including those an init has
+/// claimed and not yet delivered).
 pub fn pending_records(dir: &Path) -> usize {
-    record_files(dir).iter().filter(|(_, done)| *done).count()
+    record_files(dir)
+        .iter()
+        .filter(|(_, kind)| *kind != Kind::Partial)
+        .count()
 }
 
 /// Deletes every crash record in `dir`, sent or not (opt-out, init without consent).
@@ -300,46 +320,84 @@ fn frame_value(frame: &str, build_id: Option<&str>) -> String {
     event::normalise_value(&value)
 }
 
-/// Claims the records in `dir` (rename) and deletes them all. Returns those to send: complete,
-/// written under `client_id`, younger than 72 hours at `now_micros`, the newest
-/// [`MAX_RECORDS_PER_INIT`] of them. The caller queues them with consent given; a record
-/// is thus reported exactly once.
-pub fn take_records(dir: &Path, client_id: &str, now_micros: u64) -> Vec<Record> {
-    let mut records = Vec::new();
-    for (name, complete) in record_files(dir) {
+/// Records claimed by this process: their events are to be queued; `files` are deleted
+/// by [`release`] once every one of those events was delivered or kept in the spool.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub records: Vec<Record>,
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Claims the records in `dir` by renaming them to `<record>.<pid>.claimed` (of processes
+/// starting together, exactly one gets each), taking over the claims of processes that
+/// died before their events were resolved. Returns those to send: complete, written under
+/// `client_id`, younger than 72 hours at `now_micros`, the newest
+/// [`MAX_RECORDS_PER_INIT`]; the others are deleted unsent.
+pub fn claim_records(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
+    let me = std::process::id();
+    let mut claimed = Vec::new();
+    for (name, kind) in record_files(dir) {
         let path = dir.join(&name);
-        if !complete {
-            // A handler may be writing it right now; one left by a dead handler (or a
-            // claim left by a dead init) goes after a minute.
-            if partial_is_stale(&path) {
-                let _ = fs::remove_file(&path);
+        let base = match kind {
+            Kind::Partial => {
+                // A handler may be writing it right now; one left by a handler that died
+                // goes after a minute.
+                if partial_is_stale(&path) {
+                    let _ = fs::remove_file(&path);
+                }
+                continue;
             }
-            continue;
-        }
-        // Claimed by a rename first: of processes starting together, exactly one gets it.
-        let claimed = dir.join(format!(
-            "{name}.{}.{:08x}.claim{PARTIAL_SUFFIX}",
-            std::process::id(),
-            crate::files::random_u32()
-        ));
-        if fs::rename(&path, &claimed).is_err() {
-            continue;
-        }
-        if let Ok(Some(bytes)) = crate::files::read_limited(&claimed, MAX_RECORD_BYTES) {
-            if let Some(record) = std::str::from_utf8(&bytes).ok().and_then(parse_record) {
-                if record.client_id == client_id
-                    && now_micros.saturating_sub(record.time_micros) < MAX_AGE_MICROS
-                {
-                    records.push(record);
+            Kind::Complete => name.as_str(),
+            Kind::Claimed => {
+                let Some((base, owner)) = name
+                    .strip_suffix(CLAIM_SUFFIX)
+                    .and_then(|n| n.rsplit_once('.'))
+                else {
+                    continue;
+                };
+                match owner.parse::<u32>() {
+                    Ok(owner) if owner != me && !crate::spool::process_alive(owner) => base,
+                    _ => continue, // its owner is still sending it
                 }
             }
+        };
+        let own = dir.join(format!("{base}.{me}{CLAIM_SUFFIX}"));
+        if fs::rename(&path, &own).is_ok() {
+            claimed.push(own);
         }
-        let _ = fs::remove_file(&claimed);
     }
-    records.sort_by_key(|r| std::cmp::Reverse(r.time_micros));
-    records.truncate(MAX_RECORDS_PER_INIT);
-    records.reverse();
-    records
+    let mut kept: Vec<(Record, std::path::PathBuf)> = Vec::new();
+    for path in claimed {
+        let record = crate::files::read_limited(&path, MAX_RECORD_BYTES)
+            .ok()
+            .flatten()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| parse_record(&text))
+            .filter(|r| {
+                r.client_id == client_id
+                    && now_micros.saturating_sub(r.time_micros) < MAX_AGE_MICROS
+            });
+        match record {
+            Some(record) => kept.push((record, path)),
+            None => {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+    kept.sort_by_key(|(r, _)| std::cmp::Reverse(r.time_micros));
+    for (_, path) in kept.drain(MAX_RECORDS_PER_INIT.min(kept.len())..) {
+        let _ = fs::remove_file(path);
+    }
+    kept.reverse();
+    let (records, files) = kept.into_iter().unzip();
+    Claim { records, files }
+}
+
+/// Deletes claimed records whose events are all resolved.
+pub fn release(files: &[std::path::PathBuf]) {
+    for path in files {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// A `.tmp` record older than a minute was left by a handler that died.
@@ -447,8 +505,8 @@ mod tests {
     }
 
     #[test]
-    fn take_sends_own_fresh_records_once_and_deletes_everything() {
-        let dir = crate::testing::temp_dir("crash-take");
+    fn claims_keep_own_fresh_records_until_released_and_delete_the_rest() {
+        let dir = crate::testing::temp_dir("crash-claim");
         let write = |name: &str, body: &str| fs::write(dir.join(name), body).unwrap();
         write("openvino_telemetry_crash.1.rec", &text(1, false));
         write(
@@ -459,20 +517,35 @@ mod tests {
         write("openvino_telemetry_crash.4.tmp", "being written");
         write("unrelated", "x");
         assert_eq!(pending_records(&dir), 3);
-        let records = take_records(&dir, CID, 2000);
-        assert_eq!(records.len(), 1);
-        assert_eq!(records[0].client_id, CID);
+        let claim = claim_records(&dir, CID, 2000);
+        assert_eq!(claim.records.len(), 1);
+        assert_eq!(claim.records[0].client_id, CID);
+        assert_eq!(pending_records(&dir), 1, "claimed, not yet delivered");
         // the fresh .tmp may still be being written: left alone
-        assert_eq!(pending_records(&dir), 0);
         assert!(dir.join("openvino_telemetry_crash.4.tmp").exists());
-        assert!(take_records(&dir, CID, 2000).is_empty());
+        assert!(
+            claim_records(&dir, CID, 2000).records.is_empty(),
+            "ours, in flight"
+        );
+        release(&claim.files);
+        assert_eq!(pending_records(&dir), 0);
         write("openvino_telemetry_crash.5.rec", &text(1, false));
         assert!(
-            take_records(&dir, CID, 1000 + MAX_AGE_MICROS).is_empty(),
+            claim_records(&dir, CID, 1000 + MAX_AGE_MICROS)
+                .records
+                .is_empty(),
             "too old"
         );
-        write("openvino_telemetry_crash.6.rec", &text(1, false));
-        assert_eq!(discard_records(&dir), 2);
+        assert_eq!(pending_records(&dir), 0);
+        // A claim whose owner died is taken over.
+        write(
+            "openvino_telemetry_crash.6.rec.999999999.claimed",
+            &text(1, false),
+        );
+        let claim = claim_records(&dir, CID, 2000);
+        assert_eq!(claim.records.len(), 1);
+        write("openvino_telemetry_crash.7.rec", &text(1, false));
+        assert_eq!(discard_records(&dir), 3);
         assert!(dir.join("unrelated").exists());
         fs::remove_dir_all(dir).unwrap();
     }
