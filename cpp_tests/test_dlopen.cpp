@@ -127,6 +127,7 @@ TEST_F(Dlopen, EveryTableEntryIsSet) {
         reinterpret_cast<const void*>(api->status_message),
         reinterpret_cast<const void*>(api->last_error),
         reinterpret_cast<const void*>(api->version),
+        reinterpret_cast<const void*>(api->options_set_crash_reports),
     };
     static_assert(sizeof(entries) / sizeof(entries[0]) * sizeof(void (*)()) + 8 ==
                       sizeof(ov_telemetry_api_t),
