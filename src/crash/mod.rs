@@ -28,6 +28,11 @@
 //!
 //! Nothing else is recorded: no memory contents, registers, arguments, environment or
 //! paths (module names are base names).
+//!
+//! The next init with consent claims each record by renaming it to
+//! `<record>.<pid>.claimed`, queues its event ahead of everything else (in the sender's
+//! backlog, with the spool's events) and deletes the claim once the event was delivered or
+//! kept in the spool. A claim whose process is gone is taken over by the next init.
 
 use std::fs;
 use std::path::Path;
