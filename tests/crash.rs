@@ -469,6 +469,30 @@ fn hard_core_limit_allows() -> bool {
 }
 
 #[test]
+fn an_ignored_signal_sent_to_the_process_stays_ignored() {
+    let dir = config_dir("crash-ignored", Some("1"));
+    let out = crash("ignored", &dir);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still here"));
+    assert_eq!(records(&dir).len(), 1, "only the real fault is recorded");
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
+    assert!(only_record(&dir).contains("\nsignal SIGSEGV\n"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_host_that_jumps_out_of_its_handler_keeps_crash_capture_working() {
+    // The host's handler recovers from the first fault with siglongjmp, so our handler
+    // never returns from handing it on. The second fault is still recorded. (The first
+    // leaves a record too: a recovery by siglongjmp cannot be told from a crash.)
+    let dir = config_dir("crash-longjmp", Some("1"));
+    let out = crash("longjmp", &dir);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("recovered"));
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
+    assert_eq!(records(&dir).len(), 2, "{:?}", records(&dir));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_host_handler_installed_before_init_is_still_called() {
     let dir = config_dir("crash-host-before", Some("1"));
     let out = crash("host-before", &dir);

@@ -115,6 +115,8 @@ static MODULES: AtomicPtr<Modules> = AtomicPtr::new(ptr::null_mut());
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 /// Re-entry guard: the thread id of the handler recording a crash, 0 when none.
 static BUSY: AtomicI32 = AtomicI32::new(0);
+/// The stack pointer of the entry that holds BUSY.
+static BUSY_SP: AtomicUsize = AtomicUsize::new(0);
 /// How long a second crashing thread waits for the first one's record (then hands on).
 const WAIT_FOR_OTHER_MS: u32 = 2000;
 /// `_dl_find_object`, when the C library has it.
@@ -939,6 +941,9 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     let Some(index) = SIGNALS.iter().position(|&s| s == sig) else {
         return;
     };
+    // The interrupted code's errno survives us (a previous handler may let it go on).
+    // SAFETY: __errno_location is this thread's errno, always valid.
+    let saved_errno = unsafe { *libc::__errno_location() };
     let prev = previous(index);
     let ignored = prev.sa_sigaction == libc::SIG_IGN;
     // A signal sent to a process that ignores it is not a crash (abort() kills anyway).
@@ -951,12 +956,20 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     // SAFETY: gettid is a plain system call.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
     let mut owner = false;
+    let here = 0u8;
+    let sp = &here as *const u8 as usize;
     if dies {
         match BUSY.compare_exchange(0, tid, SeqCst, SeqCst) {
             Ok(_) => owner = true,
-            Err(other) if other == tid => {}
+            // This thread is in our handler already: a nested entry runs deeper on the
+            // same stack. One at the same depth or above means the earlier entry never
+            // returned (a previous handler jumped out with siglongjmp): take over.
+            Err(other) if other == tid => owner = sp.saturating_add(256) >= BUSY_SP.load(SeqCst),
             Err(_) => wait_for_other(),
         }
+    }
+    if owner {
+        BUSY_SP.store(sp, SeqCst);
     }
     if owner && enough_stack() {
         RUNNING.fetch_add(1, SeqCst);
@@ -981,6 +994,8 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     if owner {
         BUSY.store(0, SeqCst);
     }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved_errno };
 }
 
 /// Whether the stack we run on has HANDLER_STACK bytes left. Async-signal-safe.
@@ -1041,11 +1056,15 @@ fn hand_on(
     // SAFETY: sigaction/pthread_sigmask/raise with valid arguments; calling the previous
     // handler with the arguments the kernel gave us, as the kernel would have.
     unsafe {
+        if handler == libc::SIG_IGN && !is_kernel_fault(info) {
+            // A sent signal the process ignored: ignored, as before, and ours stays.
+            return true;
+        }
         if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
             // Give the signal back its old disposition. A fault re-executes the faulting
             // instruction on return and the kernel delivers it again, with its original
             // siginfo (so a core dump is the same); a sent signal is sent again (it stays
-            // pending until we return). An ignored sent signal is then simply ignored.
+            // pending until we return). An ignored fault is forced by the kernel.
             libc::sigaction(sig, prev, ptr::null_mut());
             if handler == libc::SIG_DFL && !is_kernel_fault(info) {
                 libc::raise(sig);

@@ -17,6 +17,10 @@
  *   nested         installs a SIGSEGV handler before init that raises SIGILL (a fault
  *                  while the crash is being handled), then segv
  *   small-altstack sets an 8 KiB alternate signal stack before init, then segv
+ *   ignored        ignores SIGSEGV before init, raises it (ignored: prints "still here"),
+ *                  then segv (the kernel forces a fault through)
+ *   longjmp        a host handler installed before init recovers from the first fault
+ *                  with siglongjmp (prints "recovered"), then lets the second one kill
  *   dlopen PLUGIN  loads the shared library PLUGIN after init and calls its
  *                  plugin_crash(), which writes through a null pointer
  * The host handler prints "host handler <signal>", restores the default action and
@@ -25,6 +29,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +83,16 @@ static void host_handler(int sig, siginfo_t* info, void* ctx) {
     signal(sig, SIG_DFL);
 }
 
+static sigjmp_buf recover_point;
+static volatile sig_atomic_t recoveries = 0;
+
+static void longjmp_handler(int sig) {
+    if (recoveries++ == 0) {
+        siglongjmp(recover_point, 1);
+    }
+    signal(sig, SIG_DFL);
+}
+
 static void nested_handler(int sig) {
     (void)sig;
     raise(SIGILL);
@@ -103,6 +118,17 @@ int main(int argc, char** argv) {
     }
     if (strcmp(mode, "nested") == 0) {
         signal(SIGSEGV, nested_handler);
+    }
+    if (strcmp(mode, "ignored") == 0) {
+        signal(SIGSEGV, SIG_IGN);
+    }
+    if (strcmp(mode, "longjmp") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = longjmp_handler;
+        sa.sa_flags = SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, NULL);
     }
     if (strcmp(mode, "small-altstack") == 0) {
         static char small[8192];
@@ -143,6 +169,18 @@ int main(int argc, char** argv) {
         pthread_t th;
         pthread_create(&th, NULL, worker, NULL);
         pthread_join(th, NULL);
+    } else if (strcmp(mode, "ignored") == 0) {
+        raise(SIGSEGV);
+        printf("still here\n");
+        fflush(stdout);
+        crash_null_write();
+    } else if (strcmp(mode, "longjmp") == 0) {
+        if (sigsetjmp(recover_point, 1) == 0) {
+            crash_null_write();
+        }
+        printf("recovered\n");
+        fflush(stdout);
+        crash_null_write();
     } else if (strcmp(mode, "two-threads") == 0) {
         pthread_t th[2];
         pthread_barrier_init(&together, NULL, 2);
