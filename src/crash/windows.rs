@@ -501,6 +501,8 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
 }
 
 unsafe extern "system" fn filter(pointers: *const ExceptionPointers) -> i32 {
+    // Re-entry guard: an exception inside the filter (or a second thread crashing at the
+    // same moment) goes straight to the hand-on.
     if !pointers.is_null() && !(*pointers).record.is_null() && !BUSY.swap(true, SeqCst) {
         RUNNING.fetch_add(1, SeqCst);
         if let Some(p) = PREPARED.load(SeqCst).as_ref() {
@@ -509,6 +511,7 @@ unsafe extern "system" fn filter(pointers: *const ExceptionPointers) -> i32 {
             }
         }
         RUNNING.fetch_sub(1, SeqCst);
+        BUSY.store(false, SeqCst);
     }
     let previous = PREVIOUS.load(SeqCst);
     if previous != 0 {
