@@ -9,6 +9,10 @@
 //   send_disabled_1t    per-call cost on a disabled handle (consent declined), from batches
 //   send_disabled_8t    the same, 8 threads
 //   init                ov_telemetry_init with consent stored (files, client id, stats, thread)
+//   init_crash_reports  the same with ov_telemetry_options_set_crash_reports(opts, true),
+//                       timed in the same loop (alternating), so the difference of the two
+//                       is what crash reports add to init (handlers, alternate stack check;
+//                       the module snapshot is rebuilt only when modules were loaded since)
 //   shutdown_idle       ov_telemetry_shutdown of a handle with nothing pending (flushed, then
 //                       2 ms for the worker to park), and the ov_telemetry_free after it
 //   flush_1000          ov_telemetry_flush right after 1,000 sends to the loopback sink
@@ -258,29 +262,40 @@ void bench_init_shutdown(const Settings& s) {
     Sink sink(s.sink, "ok");
     const std::string dir = make_config_dir(true);
     ov_telemetry_options_t* opts = make_options({dir, sink.url(), 0});
-    std::vector<double> init_ns, shutdown_ns, free_ns;
+    ov_telemetry_options_t* crash_opts = make_options({dir, sink.url(), 0});
+    if (ov_telemetry_options_set_crash_reports(crash_opts, true) != OV_TELEMETRY_STATUS_OK)
+        die("options_set_crash_reports");
+    std::vector<double> init_ns, shutdown_ns, free_ns, crash_init_ns, crash_shutdown_ns;
     for (int i = -10; i < n; ++i) {  // 10 warm-up iterations
-        ov_telemetry_t* t = nullptr;
-        const auto a = Clock::now();
-        const ov_telemetry_status_e st = ov_telemetry_init(opts, &t);
-        const auto b = Clock::now();
-        if (st != OV_TELEMETRY_STATUS_OK) die("init");
-        // Make the handle idle: whatever init left to the worker is done (flush returns
-        // when nothing is pending), then let the worker park.
-        if (ov_telemetry_flush(t, 5000) != OV_TELEMETRY_STATUS_OK) die("flush before shutdown");
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        const auto c = Clock::now();
-        const ov_telemetry_status_e sd = ov_telemetry_shutdown(t, 1000);
-        const auto d = Clock::now();
-        ov_telemetry_free(t);
-        const auto e = Clock::now();
-        if (sd != OV_TELEMETRY_STATUS_OK) die("idle shutdown");
-        if (i < 0) continue;
-        init_ns.push_back(ns_since(a, b));
-        shutdown_ns.push_back(ns_since(c, d));
-        free_ns.push_back(ns_since(d, e));
+        for (int crash = 0; crash < 2; ++crash) {  // alternate: same conditions for both
+            ov_telemetry_t* t = nullptr;
+            const auto a = Clock::now();
+            const ov_telemetry_status_e st = ov_telemetry_init(crash ? crash_opts : opts, &t);
+            const auto b = Clock::now();
+            if (st != OV_TELEMETRY_STATUS_OK) die("init");
+            // Make the handle idle: whatever init left to the worker is done (flush returns
+            // when nothing is pending), then let the worker park.
+            if (ov_telemetry_flush(t, 5000) != OV_TELEMETRY_STATUS_OK) die("flush before shutdown");
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            const auto c = Clock::now();
+            const ov_telemetry_status_e sd = ov_telemetry_shutdown(t, 1000);
+            const auto d = Clock::now();
+            ov_telemetry_free(t);
+            const auto e = Clock::now();
+            if (sd != OV_TELEMETRY_STATUS_OK) die("idle shutdown");
+            if (i < 0) continue;
+            if (crash) {
+                crash_init_ns.push_back(ns_since(a, b));
+                crash_shutdown_ns.push_back(ns_since(c, d));
+            } else {
+                init_ns.push_back(ns_since(a, b));
+                shutdown_ns.push_back(ns_since(c, d));
+                free_ns.push_back(ns_since(d, e));
+            }
+        }
     }
     ov_telemetry_options_free(opts);
+    ov_telemetry_options_free(crash_opts);
     std::ifstream stats(dir + "/stats");
     std::string stats_text((std::istreambuf_iterator<char>(stats)), std::istreambuf_iterator<char>());
     remove_tree(dir);
@@ -288,6 +303,12 @@ void bench_init_shutdown(const Settings& s) {
         Figure& f = figure("init");
         f.dist("ns_", init_ns);
         f.str("note", "consent stored; client id present after the first; stats +1 each");
+    }
+    {
+        Figure& f = figure("init_crash_reports");
+        f.dist("ns_", crash_init_ns);
+        f.dist("shutdown_ns_", crash_shutdown_ns);
+        f.str("note", "as init, with crash reports on; alternating with init in one loop");
     }
     {
         Figure& f = figure("shutdown_idle");

@@ -213,6 +213,16 @@ def main():
         "≤ 300 µs", p50 is not None and p50 <= 300e3,
         {"p50": pp50, "p99": pp99}, "p50 %s / p99 %s" % (fmt_ns(pp50), fmt_ns(pp99)),
         ratio(pp50, p50), "%d inits; Python: `Telemetry.init(...)`" % (g(c, "init", "ns_count") or 0))
+    cp50, cp99 = g(c, "init_crash_reports", "ns_p50"), g(c, "init_crash_reports", "ns_p99")
+    if cp50 is not None and p50 is not None:
+        extra = cp50 - p50
+        row("init_crash_reports", "`init` with crash reports on: what they add (p50 difference)",
+            {"p50": cp50, "p99": cp99, "added_p50": extra},
+            "p50 %s / p99 %s (+%s)" % (fmt_ns(cp50), fmt_ns(cp99), fmt_ns(extra)),
+            "≤ +50 µs", extra <= 50e3, None, "–", None,
+            "%d inits alternating with the plain `init` above in one loop (handlers, "
+            "alternate-stack check; the module snapshot is taken once per process and again "
+            "only when modules were loaded since)" % (g(c, "init_crash_reports", "ns_count") or 0))
     cold = []
     try:
         with open(os.path.join(d, "cold.txt")) as f:

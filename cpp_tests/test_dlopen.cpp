@@ -127,6 +127,7 @@ TEST_F(Dlopen, EveryTableEntryIsSet) {
         reinterpret_cast<const void*>(api->status_message),
         reinterpret_cast<const void*>(api->last_error),
         reinterpret_cast<const void*>(api->version),
+        reinterpret_cast<const void*>(api->options_set_crash_reports),
         reinterpret_cast<const void*>(api->get_counters),
         reinterpret_cast<const void*>(api->version_number),
     };

@@ -69,6 +69,7 @@ const ov_telemetry_api_t ovt_header_test_table = {
     ov_telemetry_status_message,
     ov_telemetry_last_error,
     ov_telemetry_version,
+    ov_telemetry_options_set_crash_reports,
     ov_telemetry_get_counters,
     ov_telemetry_version_number,
 };

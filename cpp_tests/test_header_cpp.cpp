@@ -74,6 +74,7 @@ OVT_SAME(set_consent, ov_telemetry_set_consent);
 OVT_SAME(status_message, ov_telemetry_status_message);
 OVT_SAME(last_error, ov_telemetry_last_error);
 OVT_SAME(version, ov_telemetry_version);
+OVT_SAME(options_set_crash_reports, ov_telemetry_options_set_crash_reports);
 OVT_SAME(get_counters, ov_telemetry_get_counters);
 OVT_SAME(version_number, ov_telemetry_version_number);
 #undef OVT_SAME

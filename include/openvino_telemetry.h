@@ -263,6 +263,10 @@ typedef struct ov_telemetry_api_t {
   const char *(*last_error)(void);
   const char *(*version)(void);
   /**
+   * ov_telemetry_options_set_crash_reports(). Since 1.1.
+   */
+  ov_telemetry_status_e (*options_set_crash_reports)(struct ov_telemetry_options_t*, bool);
+  /**
    * ov_telemetry_get_counters(). Since 1.1.
    */
   ov_telemetry_status_e (*get_counters)(const struct ov_telemetry_t*,
@@ -351,6 +355,29 @@ ov_telemetry_status_e ov_telemetry_options_set_config_dir(struct ov_telemetry_op
  */
 ov_telemetry_status_e ov_telemetry_options_set_queue_capacity(struct ov_telemetry_options_t *opts,
                                                               uint32_t capacity);
+
+/**
+ * Crash reports (default false). With consent given, ov_telemetry_init() installs
+ * handlers for fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT; on Windows the
+ * unhandled-exception filter). On a crash they write one small record (signal, time, app
+ * name and version, frames as module+0xoffset with build ids; no memory, registers,
+ * arguments, environment or paths) to the config directory, then hand the signal on to
+ * the previous handler or the default action, so the exit status and core dump are
+ * unchanged. The next init with consent sends it once as a `crash` event.
+ * ov_telemetry_shutdown() restores the handlers that are still the library's.
+ * Never blocks. Thread-safe.
+ */
+ov_telemetry_status_e ov_telemetry_options_set_crash_reports(struct ov_telemetry_options_t *opts,
+                                                             bool enabled);
+
+/**
+ * Notes the type name of an exception that is about to terminate the process, for the
+ * crash record written next (the C++ wrapper's terminate handler calls it; see
+ * ov::telemetry::install_terminate_handler). Only printable ASCII of the first 127 bytes
+ * is kept; NULL or invalid UTF-8 is INVALID_ARGUMENT. Never blocks: no allocation and no
+ * lock once the library is initialised. Thread-safe.
+ */
+ov_telemetry_status_e ov_telemetry_crash_set_exception(const char *type_name);
 
 /**
  * Frees an options object. NULL is a no-op. Never blocks. Infallible.

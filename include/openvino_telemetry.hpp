@@ -65,6 +65,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <ratio>
 #include <string>
@@ -73,6 +74,19 @@
 #if OV_TELEMETRY_CXX_EXCEPTIONS
 #include <new>
 #include <stdexcept>
+#endif
+
+#include <cstdlib>
+#include <typeinfo>
+
+#if defined(__has_include)
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#define OV_TELEMETRY_HAVE_CXXABI 1
+#endif
+#endif
+#ifndef OV_TELEMETRY_HAVE_CXXABI
+#define OV_TELEMETRY_HAVE_CXXABI 0
 #endif
 
 #include "openvino_telemetry.h"
@@ -230,6 +244,9 @@ struct LinkedBackend {
     }
     static ov_telemetry_status_e options_set_disable_in_ci(ov_telemetry_options_t* o, bool on) noexcept {
         return ov_telemetry_options_set_disable_in_ci(o, on);
+    }
+    static ov_telemetry_status_e options_set_crash_reports(ov_telemetry_options_t* o, bool on) noexcept {
+        return ov_telemetry_options_set_crash_reports(o, on);
     }
     static ov_telemetry_status_e options_set_endpoint(ov_telemetry_options_t* o, const char* url) noexcept {
         return ov_telemetry_options_set_endpoint(o, url);
@@ -425,6 +442,18 @@ public:
     }
     [[nodiscard]] BasicOptions&& queue_capacity(std::uint32_t capacity) && noexcept {
         return std::move(queue_capacity(capacity));
+    }
+    /// Crash reports (default off): with consent, a fatal signal leaves a record the next
+    /// run sends as a `crash` event. See also install_terminate_handler(). With a library
+    /// too old to have them, nothing happens.
+    BasicOptions& crash_reports(bool on = true) & noexcept {
+        if (ready()) {
+            record(backend_.options_set_crash_reports(opts_, on));
+        }
+        return *this;
+    }
+    [[nodiscard]] BasicOptions&& crash_reports(bool on = true) && noexcept {
+        return std::move(crash_reports(on));
     }
 
     /// Status::Ok, or the status of the first rejected value.
@@ -717,6 +746,64 @@ inline void set_consent(const StringArg& config_dir, bool accepted) {
     }
 }
 #endif
+
+// ---- crash reports: the uncaught-exception note (opt-in) ----
+
+namespace detail {
+
+inline std::terminate_handler& previous_terminate_handler() noexcept {
+    static std::terminate_handler previous = nullptr;
+    return previous;
+}
+
+[[noreturn]] inline void on_terminate() noexcept {
+    // Only the exception's type is noted (what() may hold paths or personal data).
+    if (std::exception_ptr current = std::current_exception()) {
+        const char* name = "unknown exception";
+#if OV_TELEMETRY_CXX_EXCEPTIONS
+        try {
+            std::rethrow_exception(current);
+        } catch (const std::exception& e) {
+            name = typeid(e).name();
+        } catch (...) {
+        }
+#endif
+        const std::type_info* type = nullptr;
+#if OV_TELEMETRY_HAVE_CXXABI
+        type = abi::__cxa_current_exception_type();
+#endif
+        if (type != nullptr) {
+            name = type->name();
+        }
+#if OV_TELEMETRY_HAVE_CXXABI
+        int demangled_ok = -1;
+        char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &demangled_ok);
+        ov_telemetry_crash_set_exception(demangled_ok == 0 && demangled != nullptr ? demangled
+                                                                                   : name);
+        std::free(demangled);
+#else
+        ov_telemetry_crash_set_exception(name);
+#endif
+    }
+    std::terminate_handler previous = previous_terminate_handler();
+    if (previous != nullptr && previous != &on_terminate) {
+        previous();  // e.g. the C++ runtime's verbose handler, which prints and aborts
+    }
+    std::abort();
+}
+
+}  // namespace detail
+
+/// Opt-in: makes std::terminate note the type of an uncaught exception (e.g.
+/// "std::runtime_error", never its message) before the previous terminate handler runs
+/// and aborts, so the `crash` report of the SIGABRT that follows names it. Needs crash
+/// reports on (Options::crash_reports) to have any effect. Call once, early in main().
+inline void install_terminate_handler() noexcept {
+    std::terminate_handler previous = std::set_terminate(&detail::on_terminate);
+    if (previous != &detail::on_terminate) {
+        detail::previous_terminate_handler() = previous;
+    }
+}
 
 }  // namespace ov::telemetry
 

@@ -85,6 +85,13 @@ public:
     ov_telemetry_status_e options_set_disable_in_ci(ov_telemetry_options_t* o, bool on) const noexcept {
         return api_->options_set_disable_in_ci(o, on);
     }
+    ov_telemetry_status_e options_set_crash_reports(ov_telemetry_options_t* o, bool on) const noexcept {
+        // A library from before crash reports (1.0): not fatal, nothing to turn on.
+        if (!OV_TELEMETRY_API_HAS(api_, options_set_crash_reports)) {
+            return OV_TELEMETRY_STATUS_DISABLED;
+        }
+        return api_->options_set_crash_reports(o, on);
+    }
     ov_telemetry_status_e options_set_endpoint(ov_telemetry_options_t* o, const char* url) const noexcept {
         return api_->options_set_endpoint(o, url);
     }

@@ -157,6 +157,8 @@ pub struct Event {
     /// Whether `label` still needs scrubbing (an error or trace sent before the scrubber
     /// was ready).
     pub scrub: ScrubState,
+    /// What only some events carry (a `crash` report, §5a); `None` for the others.
+    pub extra: Option<Box<Extra>>,
 }
 
 /// Whether an event's label is final or still a raw copy to scrub before it leaves memory.
@@ -174,6 +176,22 @@ pub enum ScrubState {
 /// not ready yet. Only the first 100 characters after scrubbing are sent; this leaves room
 /// for homes replaced by `~` before them.
 pub const RAW_TEXT_LIMIT: usize = 16 * 1024;
+
+/// Parameters of an event beyond the common ones: a `crash` report names the app and
+/// version of the run that crashed (replacing the sender's own `app_name` and
+/// `app_version`) and adds its frames. Values are already normalised; the names are valid
+/// GA4 parameter names. Serialised after the common parameters, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Extra {
+    pub app_name: String,
+    pub app_version: String,
+    pub params: Vec<(String, String)>,
+}
+
+/// GA4's limit on parameters per event.
+pub const MAX_PARAMS_PER_EVENT: usize = 25;
+/// Parameters every event of this library carries (`event_category` … `usage_group`).
+pub const COMMON_PARAMS: usize = 10;
 
 /// The consent state before an opt-in, as reported in the `accepted` event's label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +218,7 @@ impl Event {
             session_id,
             timestamp_micros,
             scrub: ScrubState::Done,
+            extra: None,
         }
     }
 
@@ -267,6 +286,7 @@ impl Event {
             session_id,
             timestamp_micros,
             scrub: ScrubState::Done,
+            extra: None,
         })
     }
 
@@ -516,6 +536,17 @@ struct WireParams<'a> {
     usage_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage_group: Option<&'static str>,
+    #[serde(flatten)]
+    extra: ExtraParams<'a>,
+}
+
+/// The extra parameters of an event, written as more keys of `params`.
+struct ExtraParams<'a>(&'a [(String, String)]);
+
+impl Serialize for ExtraParams<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 impl<'a> WireEvent<'a> {
@@ -527,12 +558,19 @@ impl<'a> WireEvent<'a> {
                 event_label: &event.label,
                 event_count: event.count,
                 session_id: &event.session_id,
-                app_name: &shared.app_name,
-                app_version: &shared.app_version,
+                app_name: event
+                    .extra
+                    .as_ref()
+                    .map_or(&shared.app_name, |x| &x.app_name),
+                app_version: event
+                    .extra
+                    .as_ref()
+                    .map_or(&shared.app_version, |x| &x.app_version),
                 os: shared.os,
                 docker: shared.docker,
                 usage_count: shared.usage_count,
                 usage_group: shared.usage_group,
+                extra: ExtraParams(event.extra.as_ref().map_or(&[], |x| &x.params)),
             },
             timestamp_micros: event.timestamp_micros,
         }
@@ -1126,6 +1164,7 @@ mod tests {
                 session_id: sid(),
                 timestamp_micros: TS,
                 scrub: ScrubState::Done,
+                extra: None,
             }
         );
         let s = Event::session_start("c", sid(), TS);

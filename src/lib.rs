@@ -3,6 +3,7 @@
 //! Layers, one direction only: `ffi` → `telemetry` → the core modules.
 
 pub mod consent;
+pub mod crash;
 pub mod dialog;
 pub mod error;
 pub mod event;

@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::event::{Event, ScrubState};
+use crate::event::{Event, Extra, ScrubState};
 use crate::files;
 
 /// Prefix of every pending or claimed file.
@@ -61,6 +61,9 @@ struct Line {
     /// The label is a raw copy still to be scrubbed; `Some(complete)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     raw: Option<bool>,
+    /// A `crash` report's app, version and frames (absent for other events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extra: Option<Extra>,
 }
 
 impl Line {
@@ -77,6 +80,7 @@ impl Line {
                 ScrubState::Done => None,
                 ScrubState::Raw { complete } => Some(complete),
             },
+            extra: e.extra.as_deref().cloned(),
         }
     }
 
@@ -92,6 +96,7 @@ impl Line {
                 None => ScrubState::Done,
                 Some(complete) => ScrubState::Raw { complete },
             },
+            extra: self.extra.map(Box::new),
         }
     }
 }
@@ -383,6 +388,7 @@ mod tests {
             session_id: Arc::from("s"),
             timestamp_micros: ts,
             scrub: ScrubState::Done,
+            extra: None,
         }
     }
 

@@ -311,6 +311,7 @@ impl Drop for Keeper {
 pub fn forget_own_files(dir: &Path) {
     let _ = spool::discard(dir);
     let _ = crate::sent::forget(dir);
+    crate::crash::discard_records(dir);
 }
 
 /// Deletes everything but the decision: client id, usage statistics, and our own files.

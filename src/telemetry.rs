@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::event::{self, Common, Event, PrevState};
 use crate::sender::{Backlog, Counters, Delivered, Disk, Sender, SenderConfig, HOST_SETTLE};
 use crate::transport::{DebugTransport, Endpoint, HttpTransport, Transport};
-use crate::{dialog, fork, identity, sent, spool, store};
+use crate::{crash, dialog, fork, identity, sent, spool, store};
 
 /// The OpenVINO API secret of the GA4 property, the Python client's default.
 pub const DEFAULT_API_SECRET: &str = "zbEMioDXSE-MUHHPLRIi0A";
@@ -46,6 +46,9 @@ pub struct Options {
     pub config_dir: Option<PathBuf>,
     /// Events the queue holds before sends return `QueueFull` (≥ 1).
     pub queue_capacity: usize,
+    /// With consent: install handlers for fatal signals that record a crash for the next
+    /// run to report (DESIGN §5a). Default false.
+    pub crash_reports: bool,
 }
 
 impl Options {
@@ -61,6 +64,7 @@ impl Options {
             endpoint: None,
             config_dir: None,
             queue_capacity: crate::sender::DEFAULT_CAPACITY,
+            crash_reports: false,
         }
     }
 
@@ -110,6 +114,8 @@ pub struct Telemetry {
     config_dir: Option<PathBuf>,
     shut_down: AtomicBool,
     fork_generation: u64,
+    /// The crash handlers this handle installed (released at shutdown).
+    crash: Mutex<Option<crash::Installation>>,
 }
 
 struct Active {
@@ -138,6 +144,7 @@ impl Telemetry {
             config_dir,
             shut_down: AtomicBool::new(false),
             fork_generation,
+            crash: Mutex::new(None),
         };
         let dir = match consent::config_dir(options.config_dir.as_deref()) {
             Ok(dir) => dir,
@@ -223,17 +230,39 @@ impl Telemetry {
             capacity: options.queue_capacity,
             ..SenderConfig::default()
         };
-        // Debug mode touches nothing queued on disk (DESIGN §3a.5).
-        let backlog = if debug {
-            None
+        // Debug mode touches nothing queued on disk (DESIGN §3a.5): kept events and crash
+        // records wait for a real run.
+        let (mut events, files) = if debug {
+            (Vec::new(), Vec::new())
         } else {
             let spool::Claim { events, files } =
                 spool::claim(&dir, &opened.client_id, now_micros());
-            (!files.is_empty()).then(|| Backlog {
-                events,
-                release: Box::new(move || spool::release(&files)),
-            })
+            (events, files)
         };
+        // Crash records of earlier runs join the backlog: a record is deleted only once its
+        // event was delivered or kept on disk.
+        let crashes = if debug {
+            crash::Claim::default()
+        } else {
+            crash::claim_records(&dir, &common.client_id, now_micros())
+        };
+        if !crashes.records.is_empty() {
+            let session = new_session_id();
+            events.extend(
+                crashes
+                    .records
+                    .iter()
+                    .map(|r| crash::record_event(r, Arc::clone(&session))),
+            );
+        }
+        let crash_files = crashes.files;
+        let backlog = (!files.is_empty() || !crash_files.is_empty()).then(|| Backlog {
+            events,
+            release: Box::new(move || {
+                spool::release(&files);
+                crash::release(&crash_files);
+            }),
+        });
         // Debug mode sends nothing, so it records nothing.
         let record_dir = dir.clone();
         let delivered = (!debug).then(|| -> Delivered {
@@ -241,8 +270,9 @@ impl Telemetry {
                 let _ = sent::append(&record_dir, common, events);
             })
         });
+        let client_id = common.client_id.clone();
         let sender = Sender::start(config, common, transport, disk, backlog, delivered)?;
-        let telemetry = Telemetry {
+        let mut telemetry = Telemetry {
             active: Some(Active {
                 sender,
                 session: Mutex::new(new_session_id()),
@@ -253,7 +283,25 @@ impl Telemetry {
             config_dir: Some(dir.clone()),
             shut_down: AtomicBool::new(false),
             fork_generation,
+            crash: Mutex::new(None),
         };
+        if options.crash_reports {
+            let config = crash::Config {
+                dir: dir.clone(),
+                app_name: options.app_name.clone(),
+                app_version: options.app_version.clone(),
+                client_id,
+                debug,
+            };
+            match crash::install(&config) {
+                Ok(installation) => {
+                    *telemetry.crash.lock().unwrap_or_else(|e| e.into_inner()) = Some(installation)
+                }
+                Err(e) => telemetry
+                    .reason
+                    .push_str(&format!("; crash reports unavailable: {e}")),
+            }
+        }
         if decision.accepted_now() {
             let _ = telemetry.send_opt_in(PrevState::Undefined);
         }
@@ -382,6 +430,11 @@ impl Telemetry {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        // The handlers that are still ours go first: a crash after shutdown is the host's.
+        // (Not in a forked child: the registry's lock may have been held at fork time.)
+        if !self.forked() {
+            drop(self.crash.lock().unwrap_or_else(|e| e.into_inner()).take());
+        }
         match &self.active {
             Some(active) if !self.forked() => {
                 let result = active.sender.shutdown(timeout);
@@ -408,6 +461,11 @@ impl Drop for Telemetry {
             // it could deadlock. The child leaks the handle's memory instead.
             if let Some(active) = self.active.take() {
                 std::mem::forget(active);
+            }
+            // The same for the crash handlers' registry; the handlers stay installed in
+            // the child, which is the same program.
+            if let Some(crash) = self.crash.get_mut().ok().and_then(Option::take) {
+                std::mem::forget(crash);
             }
         } else if let Some(active) = &self.active {
             // What is left goes to the pending file now; then that file is free for

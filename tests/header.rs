@@ -40,6 +40,8 @@ fn the_header_declares_every_function_of_the_api() {
         "ov_telemetry_options_set_endpoint",
         "ov_telemetry_options_set_config_dir",
         "ov_telemetry_options_set_queue_capacity",
+        "ov_telemetry_options_set_crash_reports",
+        "ov_telemetry_crash_set_exception",
         "ov_telemetry_options_free",
         "ov_telemetry_init",
         "ov_telemetry_init_simple",

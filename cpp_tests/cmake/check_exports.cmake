@@ -45,7 +45,7 @@ set(expected
   options_set_config_dir options_set_queue_capacity options_free init init_simple
   is_enabled send_event send_error send_stack_trace start_session end_session flush
   shutdown free get_consent set_consent status_message last_error version get_api
-  get_counters
+  options_set_crash_reports crash_set_exception get_counters
   version_number)
 set(missing "")
 foreach(fn IN LISTS expected)

@@ -398,6 +398,7 @@ pub fn spool_file(dir: &Path, data: &[u8]) {
         session_id: Arc::from("s"),
         timestamp_micros: now,
         scrub: openvino_telemetry::event::ScrubState::Done,
+        extra: None,
     };
     let mut kept = vec![new.clone()];
     let text = spool::render_bounded(&mut kept, CID);

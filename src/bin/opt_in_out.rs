@@ -271,6 +271,10 @@ fn status(dir: &Path) {
         (Some(bytes), Err(e)) => println!("sent:       {}, unreadable: {e}", human_size(bytes)),
         (None, _) => println!("sent:       nothing recorded"),
     }
+    println!(
+        "crashes:    {} waiting to be reported",
+        openvino_telemetry::crash::pending_records(dir)
+    );
     if let Some(name) = consent::detect_ci(&ProcessEnv) {
         println!(
             "ci:         detected ({name}); tools that disable telemetry in CI send nothing here"

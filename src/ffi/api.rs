@@ -197,6 +197,48 @@ pub extern "C" fn ov_telemetry_options_set_queue_capacity(
     })
 }
 
+/// Crash reports (default false). With consent given, ov_telemetry_init() installs
+/// handlers for fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT; on Windows the
+/// unhandled-exception filter). On a crash they write one small record (signal, time, app
+/// name and version, frames as module+0xoffset with build ids; no memory, registers,
+/// arguments, environment or paths) to the config directory, then hand the signal on to
+/// the previous handler or the default action, so the exit status and core dump are
+/// unchanged. The next init with consent sends it once as a `crash` event.
+/// ov_telemetry_shutdown() restores the handlers that are still the library's.
+/// Never blocks. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ov_telemetry_options_set_crash_reports(
+    opts: *mut ov_telemetry_options_t,
+    enabled: bool,
+) -> ov_telemetry_status_e {
+    ffi_guard!(OV_TELEMETRY_STATUS_INTERNAL_ERROR, {
+        with_options(opts, |o| {
+            o.crash_reports = enabled;
+            Ok(())
+        })
+    })
+}
+
+/// Notes the type name of an exception that is about to terminate the process, for the
+/// crash record written next (the C++ wrapper's terminate handler calls it; see
+/// ov::telemetry::install_terminate_handler). Only printable ASCII of the first 127 bytes
+/// is kept; NULL or invalid UTF-8 is INVALID_ARGUMENT. Never blocks: no allocation and no
+/// lock once the library is initialised. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ov_telemetry_crash_set_exception(
+    type_name: *const c_char,
+) -> ov_telemetry_status_e {
+    ffi_guard!(OV_TELEMETRY_STATUS_INTERNAL_ERROR, {
+        match arg_str(type_name, "type_name") {
+            Ok(name) => {
+                crate::crash::set_exception(name);
+                OV_TELEMETRY_STATUS_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
 /// Frees an options object. NULL is a no-op. Never blocks. Infallible.
 #[no_mangle]
 pub extern "C" fn ov_telemetry_options_free(opts: *mut ov_telemetry_options_t) {

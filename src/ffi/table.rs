@@ -89,6 +89,9 @@ pub struct ov_telemetry_api_t {
     pub status_message: extern "C" fn(i32) -> *const c_char,
     pub last_error: extern "C" fn() -> *const c_char,
     pub version: extern "C" fn() -> *const c_char,
+    /// ov_telemetry_options_set_crash_reports(). Since 1.1.
+    pub options_set_crash_reports:
+        extern "C" fn(*mut ov_telemetry_options_t, bool) -> ov_telemetry_status_e,
     /// ov_telemetry_get_counters(). Since 1.1.
     pub get_counters: extern "C" fn(
         *const ov_telemetry_t,
@@ -128,6 +131,7 @@ static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
     status_message: ov_telemetry_status_message,
     last_error: ov_telemetry_last_error,
     version: ov_telemetry_version,
+    options_set_crash_reports: ov_telemetry_options_set_crash_reports,
     get_counters: ov_telemetry_get_counters,
     version_number: ov_telemetry_version_number,
 };

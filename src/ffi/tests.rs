@@ -120,6 +120,14 @@ fn null_arguments_are_invalid_and_explained() {
             "opts",
         ),
         (
+            Box::new(|| ov_telemetry_options_set_crash_reports(null_opts, true)),
+            "opts",
+        ),
+        (
+            Box::new(|| ov_telemetry_crash_set_exception(ptr::null())),
+            "type_name",
+        ),
+        (
             Box::new(|| ov_telemetry_init(ptr::null(), ptr::null_mut())),
             "opts",
         ),
@@ -402,6 +410,10 @@ fn the_dlopen_table_covers_the_api() {
     let end_of_last = std::mem::offset_of!(ov_telemetry_api_t, version_number)
         + std::mem::size_of::<extern "C" fn() -> u32>();
     assert_eq!(end_of_last, std::mem::size_of::<ov_telemetry_api_t>());
+    assert_eq!(
+        api.options_set_crash_reports as usize,
+        (ov_telemetry_options_set_crash_reports as extern "C" fn(_, _) -> _) as usize
+    );
     assert_eq!(
         api.version_number as usize,
         (ov_telemetry_version_number as extern "C" fn() -> _) as usize
