@@ -71,6 +71,10 @@ fn render(object: &Map<String, Value>) -> String {
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     serde::Serialize::serialize(object, &mut serializer).expect("a JSON map always serialises");
     let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    // Python writes the file in text mode: on Windows its lines end with CRLF. Line breaks
+    // are only structural here (string contents are escaped), so this is exact.
+    #[cfg(windows)]
+    let text = text.replace('\n', "\r\n");
     escape_non_ascii(&text)
 }
 
