@@ -104,13 +104,22 @@ mod tests {
     use crate::testing::temp_dir;
     use std::fs;
 
+    /// The file as Python writes it here: in text mode, so with CRLF on Windows.
+    fn python_text(lf: &str) -> String {
+        if cfg!(windows) {
+            lf.replace('\n', "\r\n")
+        } else {
+            lf.to_string()
+        }
+    }
+
     #[test]
     fn first_usage_is_written_like_python() {
         let dir = temp_dir("stats");
         assert_eq!(record_usage(&dir).unwrap().count, 1);
         assert_eq!(
             fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
-            "{\n    \"usage_count\": 1\n}"
+            python_text("{\n    \"usage_count\": 1\n}")
         );
         assert_eq!(record_usage(&dir).unwrap().count, 2);
         assert_eq!(read_usage(&dir), Some(2));
@@ -129,7 +138,7 @@ mod tests {
         // Numbers other than the count keep their exact text (Python keeps big integers).
         assert_eq!(
             fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
-            "{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\",\n    \"big\": 1180591620717411303424,\n    \"f\": 1.847467444746744e+36\n}"
+            python_text("{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\",\n    \"big\": 1180591620717411303424,\n    \"f\": 1.847467444746744e+36\n}")
         );
         fs::remove_dir_all(dir).unwrap();
     }
