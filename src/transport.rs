@@ -600,6 +600,19 @@ mod tests {
     }
 
     #[test]
+    fn certificate_verification_is_always_on() {
+        // No option, variable or platform turns it off (tests/tls_trust.rs shows the
+        // refusal end to end).
+        let config = tls_config();
+        assert!(!config.disable_verification());
+        #[cfg(any(windows, target_os = "macos"))]
+        assert!(matches!(
+            config.root_certs(),
+            ureq::tls::RootCerts::PlatformVerifier
+        ));
+    }
+
+    #[test]
     fn openssl_hashed_names() {
         for ok in ["3513523f.0", "00000000.12", "abcdef01.1"] {
             assert!(is_openssl_hash_name(ok), "{ok}");
