@@ -131,11 +131,34 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp_path);
         return Err(Error::io("write", &target, e));
     }
-    if let Err(e) = fs::rename(&tmp_path, &target) {
+    if let Err(e) = replace(&tmp_path, &target) {
         let _ = fs::remove_file(&tmp_path);
         return Err(Error::io("replace", &target, e));
     }
     Ok(())
+}
+
+/// `rename`, replacing `to`. On Windows a replace fails with "access denied" while another
+/// process has `to` open (a reader of the decision file, the Python client, a virus
+/// scanner) where the file system or Windows version lacks POSIX rename semantics (and
+/// always under Wine): it is retried for at most 50 ms, as such opens are brief.
+fn replace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        let deadline = Instant::now() + Duration::from_millis(50);
+        loop {
+            match fs::rename(from, to) {
+                Err(e)
+                    if e.kind() == io::ErrorKind::PermissionDenied && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                other => return other,
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    fs::rename(from, to)
 }
 
 fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {

@@ -155,6 +155,28 @@ mod windows {
     }
 
     #[test]
+    fn a_replace_waits_briefly_for_a_reader_that_has_the_file_open() {
+        // Without POSIX rename semantics (Wine, FAT, network shares, older Windows) a file
+        // open elsewhere cannot be replaced: the write retries for up to 50 ms.
+        use openvino_telemetry::files::write_atomic;
+        let dir = temp_dir("win-replace");
+        fs::write(dir.join("openvino_telemetry"), b"0").unwrap();
+        let reader = fs::File::open(dir.join("openvino_telemetry")).unwrap();
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            opened_tx.send(()).unwrap();
+            // A reader keeps the file open briefly, as the Python client's read does.
+            std::thread::sleep(Duration::from_millis(2));
+            drop(reader);
+        });
+        opened_rx.recv().unwrap();
+        write_atomic(&dir, "openvino_telemetry", b"1").unwrap();
+        holder.join().unwrap();
+        assert_eq!(fs::read(dir.join("openvino_telemetry")).unwrap(), b"1");
+        assert_eq!(names(&dir), ["openvino_telemetry"]);
+    }
+
+    #[test]
     fn no_dialog_without_a_console() {
         // Pipes for all three streams: no console to ask on. Init must not wait, ask, or
         // decide for the user.
