@@ -1,7 +1,8 @@
 //! TLS is verified against the system's trust store, with `SSL_CERT_FILE` and
 //! `SSL_CERT_DIR` honoured as OpenSSL honours them (DESIGN §6). A private CA (made with the
 //! `openssl` command) signs a certificate for 127.0.0.1; an HTTPS collector on loopback
-//! serves it. The probe runs in a child process with exactly the variables of each case.
+//! serves it. The probe runs in a child process with exactly the variables of each case,
+//! and Python's urllib (OpenSSL, as the Python client) must come to the same verdict.
 
 #[cfg(not(any(windows, target_os = "macos")))]
 mod linux {
@@ -251,6 +252,24 @@ mod linux {
         config
     }
 
+    /// Whether Python's urllib (OpenSSL's default verify paths) trusts the collector with
+    /// the same variables: the library must agree with it.
+    fn python_trusts(case: &Case, env: &[(&str, &Path)]) -> bool {
+        let script = "import sys, urllib.request\n\
+                      req = urllib.request.Request(sys.argv[1], data=b'{\"python\": 1}')\n\
+                      try:\n    urllib.request.urlopen(req, timeout=10)\n\
+                      except Exception as e:\n    print(e)\n    sys.exit(1)\n";
+        let mut cmd = Command::new("python3");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["-c", script, &case.collector.url()]);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().expect("python3");
+        out.status.success()
+    }
+
     fn assert_delivered(case: &Case, config: &Path, label: &str) {
         let (bodies, refused) = case
             .collector
@@ -282,12 +301,11 @@ mod linux {
     #[test]
     fn a_private_ca_given_through_ssl_cert_file_is_trusted() {
         let case = case("tls-file");
-        let config = run_probe(
-            &case,
-            "viafile",
-            &[("SSL_CERT_FILE", &case.pki.join("ca.pem"))],
-        );
+        let ca = case.pki.join("ca.pem");
+        let env: &[(&str, &Path)] = &[("SSL_CERT_FILE", &ca)];
+        let config = run_probe(&case, "viafile", env);
         assert_delivered(&case, &config, "viafile");
+        assert!(python_trusts(&case, env), "Python disagrees");
     }
 
     #[test]
@@ -304,8 +322,10 @@ mod linux {
         .unwrap();
         // A list, as OpenSSL reads it: the CA is in the second directory.
         let list = std::env::join_paths(&dirs).unwrap();
-        let config = run_probe(&case, "viadir", &[("SSL_CERT_DIR", Path::new(&list))]);
+        let env: &[(&str, &Path)] = &[("SSL_CERT_DIR", Path::new(&list))];
+        let config = run_probe(&case, "viadir", env);
         assert_delivered(&case, &config, "viadir");
+        assert!(python_trusts(&case, env), "Python disagrees");
     }
 
     #[test]
@@ -314,6 +334,7 @@ mod linux {
         // The system store (or the bundled roots) does not know the private CA.
         let config = run_probe(&case, "nostore", &[]);
         assert_refused_and_kept(&case, &config, "nostore");
+        assert!(!python_trusts(&case, &[]), "Python disagrees");
     }
 
     #[test]
@@ -322,8 +343,10 @@ mod linux {
         let dir = case.root.join("certs");
         std::fs::create_dir(&dir).unwrap();
         std::fs::copy(case.pki.join("ca.pem"), dir.join("company-ca.pem")).unwrap();
-        let config = run_probe(&case, "unhashed", &[("SSL_CERT_DIR", &dir)]);
+        let env: &[(&str, &Path)] = &[("SSL_CERT_DIR", &dir)];
+        let config = run_probe(&case, "unhashed", env);
         assert_refused_and_kept(&case, &config, "unhashed");
+        assert!(!python_trusts(&case, env), "Python disagrees");
     }
 
     #[test]
@@ -335,12 +358,10 @@ mod linux {
         std::fs::copy(case.pki.join("leaf.pem"), &other).unwrap();
         let empty = case.root.join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let config = run_probe(
-            &case,
-            "otherfile",
-            &[("SSL_CERT_FILE", &other), ("SSL_CERT_DIR", &empty)],
-        );
+        let env: &[(&str, &Path)] = &[("SSL_CERT_FILE", &other), ("SSL_CERT_DIR", &empty)];
+        let config = run_probe(&case, "otherfile", env);
         assert_refused_and_kept(&case, &config, "otherfile");
+        assert!(!python_trusts(&case, env), "Python disagrees");
     }
 }
 
