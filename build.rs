@@ -1,5 +1,6 @@
 //! Generates include/openvino_telemetry.h with cbindgen (written only when it changed) and
-//! sets the shared library's link flags: SONAME libopenvino_telemetry.so.1, -z nodelete.
+//! sets the shared library's link flags: SONAME libopenvino_telemetry.so.1, -z nodelete
+//! (Linux); install name @rpath/libopenvino_telemetry.1.dylib (macOS).
 
 use std::env;
 use std::fs;
@@ -17,6 +18,14 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libopenvino_telemetry.so.{major}");
         // The library runs a thread: it must never be unmapped by dlclose.
         println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
+    }
+    if target_os == "macos" {
+        // The install name a program records when it links the library: found through the
+        // program's rpath, versioned by the major version like the Linux SONAME.
+        let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
+        println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libopenvino_telemetry.{major}.dylib"
+        );
     }
 
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));

@@ -63,6 +63,8 @@ fn main() {
         let parts: Vec<&str> = step.splitn(5, ':').collect();
         let arg = |i: usize| parts.get(i).copied().unwrap_or("probe");
         let ms = |i: usize| Duration::from_millis(arg(i).parse().unwrap_or(1000));
+        // A message may hold colons (`C:\Users\...`): everything after the category.
+        let rest = |i: usize| parts.get(i..).map(|p| p.join(":")).unwrap_or_default();
         let started = Instant::now();
         let result = match parts[0] {
             "session" => outcome(telemetry.start_session(arg(1))),
@@ -83,8 +85,8 @@ fn main() {
                 }
                 format!("OK {ok}")
             }
-            "error" => outcome(telemetry.send_error(arg(1), arg(2))),
-            "trace" => outcome(telemetry.send_stack_trace(arg(1), arg(2))),
+            "error" => outcome(telemetry.send_error(arg(1), &rest(2))),
+            "trace" => outcome(telemetry.send_stack_trace(arg(1), &rest(2))),
             "flush" => outcome(telemetry.flush(ms(1))),
             "shutdown" => outcome(telemetry.shutdown(ms(1))),
             "counters" => format!("{:?}", telemetry.counters()),

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Name of the lock file that serialises read-modify-write cycles where a directory cannot
-/// be locked (not on Unix).
-pub const LOCK_FILE: &str = ".openvino_telemetry.lock";
+/// Prefix of the lock file that serialises read-modify-write cycles where a directory
+/// cannot be locked (Windows). It lives in the temp directory, not among the files shared
+/// with the Python client: `openvino_telemetry-<hash of the config dir>.lock`.
+pub const LOCK_FILE_PREFIX: &str = "openvino_telemetry-";
 
 /// Makes sure `dir` exists as a directory. It is created (mode `0700`) only when its parent
 /// exists; nothing is ever deleted or replaced. A path that exists but is not a directory
@@ -34,6 +35,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("inspect the config directory", dir, e)),
     }
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
@@ -56,6 +58,31 @@ pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+    }
+    #[cfg(windows)]
+    {
+        // Open a symbolic link (reparse point) itself, never what it points at; a
+        // directory cannot be opened as a file at all, so say what it is first.
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
+        match fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::io(
+                    "read",
+                    path,
+                    io::Error::other("it is a symbolic link, which is not followed"),
+                ))
+            }
+            Ok(meta) if meta.is_dir() => {
+                return Err(Error::io(
+                    "read",
+                    path,
+                    io::Error::other("it is not a regular file"),
+                ))
+            }
+            _ => {}
+        }
     }
     let file = match options.open(path) {
         Ok(file) => file,
@@ -178,11 +205,34 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp_path);
         return Err(Error::io("write", &target, e));
     }
-    if let Err(e) = fs::rename(&tmp_path, &target) {
+    if let Err(e) = replace(&tmp_path, &target) {
         let _ = fs::remove_file(&tmp_path);
         return Err(Error::io("replace", &target, e));
     }
     Ok(())
+}
+
+/// `rename`, replacing `to`. On Windows a replace fails with "access denied" while another
+/// process has `to` open (a reader of the decision file, the Python client, a virus
+/// scanner) where the file system or Windows version lacks POSIX rename semantics (and
+/// always under Wine): it is retried for at most 50 ms, as such opens are brief.
+fn replace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        let deadline = Instant::now() + Duration::from_millis(50);
+        loop {
+            match fs::rename(from, to) {
+                Err(e)
+                    if e.kind() == io::ErrorKind::PermissionDenied && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                other => return other,
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    fs::rename(from, to)
 }
 
 fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
@@ -221,7 +271,10 @@ pub fn remove(dir: &Path, name: &str) -> Result<()> {
 /// An exclusive inter-process lock on the config directory, released on drop.
 ///
 /// On Unix the directory itself is locked (`flock` on its descriptor), so no lock file is
-/// left among the files shared with the Python client. Elsewhere a lock file is used.
+/// left among the files shared with the Python client. Windows cannot lock a directory:
+/// there a lock file in the temp directory, named after the config directory (its full
+/// path, letter case ignored as the file system ignores it), is locked (`LockFileEx`, with
+/// the same semantics: per open handle, released when the process dies).
 pub struct DirLock {
     file: File,
 }
@@ -248,7 +301,7 @@ impl DirLock {
         };
         #[cfg(not(unix))]
         let (path, file) = {
-            let path = dir.join(LOCK_FILE);
+            let path = lock_file_for(dir)?;
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -284,6 +337,21 @@ impl DirLock {
             }
         }
     }
+}
+
+/// The lock file standing for `dir` where directories cannot be locked: in the temp
+/// directory, named by a hash of the directory's canonical path in lower case, so every
+/// spelling of one directory (`C:\Users\A\...`, `c:\users\a\...`, a relative path)
+/// maps to one lock.
+#[cfg(not(unix))]
+fn lock_file_for(dir: &Path) -> Result<PathBuf> {
+    let canonical = fs::canonicalize(dir).map_err(|e| Error::io("open for locking", dir, e))?;
+    let key = canonical.to_string_lossy().to_lowercase();
+    // FNV-1a, 64 bits: stable across runs and builds (std's hasher is not).
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    Ok(std::env::temp_dir().join(format!("{LOCK_FILE_PREFIX}{hash:016x}.lock")))
 }
 
 impl Drop for DirLock {

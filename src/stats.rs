@@ -79,6 +79,10 @@ fn render(object: &Map<String, Value>) -> String {
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     serde::Serialize::serialize(object, &mut serializer).expect("a JSON map always serialises");
     let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    // Python writes the file in text mode: on Windows its lines end with CRLF. Line breaks
+    // are only structural here (string contents are escaped), so this is exact.
+    #[cfg(windows)]
+    let text = text.replace('\n', "\r\n");
     escape_non_ascii(&text)
 }
 
@@ -108,13 +112,22 @@ mod tests {
     use crate::testing::temp_dir;
     use std::fs;
 
+    /// The file as Python writes it here: in text mode, so with CRLF on Windows.
+    fn python_text(lf: &str) -> String {
+        if cfg!(windows) {
+            lf.replace('\n', "\r\n")
+        } else {
+            lf.to_string()
+        }
+    }
+
     #[test]
     fn first_usage_is_written_like_python() {
         let dir = temp_dir("stats");
         assert_eq!(record_usage(&dir).unwrap().count, 1);
         assert_eq!(
             fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
-            "{\n    \"usage_count\": 1\n}"
+            python_text("{\n    \"usage_count\": 1\n}")
         );
         assert_eq!(record_usage(&dir).unwrap().count, 2);
         assert_eq!(read_usage(&dir), Some(2));
@@ -133,7 +146,7 @@ mod tests {
         // Numbers other than the count keep their exact text (Python keeps big integers).
         assert_eq!(
             fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
-            "{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\",\n    \"big\": 1180591620717411303424,\n    \"f\": 1.847467444746744e+36\n}"
+            python_text("{\n    \"zeta\": [\n        1,\n        2\n    ],\n    \"usage_count\": 42,\n    \"name\": \"caf\\u00e9 \\ud83d\\ude00\",\n    \"big\": 1180591620717411303424,\n    \"f\": 1.847467444746744e+36\n}")
         );
         fs::remove_dir_all(dir).unwrap();
     }

@@ -215,7 +215,11 @@ fn arg_path(ptr: *const c_char, name: &str) -> Result<std::path::PathBuf, Error>
     }
     #[cfg(not(unix))]
     {
-        Ok(arg_str(ptr, name)?.into())
+        let path = arg_str(ptr, name)?;
+        if path.is_empty() {
+            return Err(Error::InvalidArgument(format!("{name} is empty")));
+        }
+        Ok(path.into())
     }
 }
 
