@@ -89,7 +89,10 @@ pub fn config_dir(given: Option<&Path>) -> Result<PathBuf> {
 /// a Python opt-out does not know about.
 pub fn read(dir: &Path) -> (Consent, Option<String>) {
     let read = read_settled(dir, files::SETTLE_WAIT);
-    crate::store::observe(dir, read.0);
+    // Only a plain `0`: a file that stays unreadable may be a stalled rewrite.
+    if read == (Consent::Declined, None) {
+        crate::store::observe(dir, read.0);
+    }
     read
 }
 

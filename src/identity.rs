@@ -67,10 +67,31 @@ pub fn peek(dir: &Path) -> Option<String> {
     read_id(dir, CLIENT_ID_FILE).or_else(|| read_id(dir, LEGACY_CLIENT_ID_FILE))
 }
 
+/// What the client id file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdState {
+    Valid(String),
+    /// Missing, or unreadable (a link, a directory).
+    Missing,
+    /// Present but empty or invalid after the wait: being rewritten, or broken.
+    Invalid,
+}
+
 /// The id under the current name only, re-reading a file being rewritten for at most
 /// `settle` (the gate's check: a handle's id must still be the one on disk).
-pub fn read_settled(dir: &Path, settle: std::time::Duration) -> Option<String> {
-    read_id_within(dir, CLIENT_ID_FILE, settle)
+pub fn read_state(dir: &Path, settle: std::time::Duration) -> IdState {
+    match files::read_settled(
+        &dir.join(CLIENT_ID_FILE),
+        ID_READ_LIMIT,
+        settle,
+        is_valid_id_file,
+    ) {
+        Ok(Some(bytes)) => match std::str::from_utf8(&bytes).map(str::trim) {
+            Ok(id) if is_valid_uuid(id) => IdState::Valid(id.to_owned()),
+            _ => IdState::Invalid,
+        },
+        Ok(None) | Err(_) => IdState::Missing,
+    }
 }
 
 /// The client id to use: the stored one, the legacy one migrated to the new name, or a new
@@ -93,6 +114,18 @@ pub fn load_or_create(dir: &Path) -> Result<(String, bool)> {
     // Something is there: the id another client just created, or a broken file.
     if let Some(theirs) = read_id(dir, CLIENT_ID_FILE) {
         return Ok((theirs, false));
+    }
+    // Still empty: a writer stalled between truncating and writing (the Python client
+    // writes in place); its id is on the way, and replacing it would split the user in
+    // two. Only content that is really not an id is replaced.
+    if files::read_limited(&dir.join(CLIENT_ID_FILE), ID_READ_LIMIT)
+        .is_ok_and(|b| b.is_some_and(|b| b.iter().all(u8::is_ascii_whitespace)))
+    {
+        return Err(crate::Error::io(
+            "read",
+            dir.join(CLIENT_ID_FILE),
+            std::io::Error::other("it stays empty: another client is writing it"),
+        ));
     }
     files::write_atomic(dir, CLIENT_ID_FILE, id.as_bytes())?;
     Ok((id, created))

@@ -69,7 +69,14 @@ pub const HOOK_EVERY: usize = 1000;
 pub struct Backlog {
     pub events: Vec<Event>,
     pub release: Box<dyn FnOnce() + Send>,
+    /// Told how many of the backlog's first events are resolved so far, after each batch,
+    /// so the claim on disk can shrink: a claimer killed mid-way leaves only what it had
+    /// not delivered.
+    pub progress: Option<ProgressFn>,
 }
+
+/// See [`Backlog::progress`].
+pub type ProgressFn = Box<dyn FnMut(usize) + Send>;
 
 /// Tunables; the defaults are what the library uses.
 #[derive(Clone, Debug)]
@@ -141,8 +148,14 @@ struct State {
     worker_done: bool,
 }
 
-/// How many events must be resolved before the backlog's release runs, and the release.
-type PendingRelease = (u64, Box<dyn FnOnce() + Send>);
+/// The backlog's claim: how many events must be resolved before its release runs, the
+/// release, the progress callback and the count last reported to it.
+struct PendingRelease {
+    events: u64,
+    release: Box<dyn FnOnce() + Send>,
+    progress: Option<ProgressFn>,
+    reported: u64,
+}
 
 struct Shared {
     state: Mutex<State>,
@@ -209,13 +222,13 @@ impl Shared {
             .failed
             .fetch_add(dropped as u64, Ordering::Relaxed);
         self.discard(dropped);
-        if let Some((_, release)) = self
+        if let Some(pending) = self
             .backlog
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
         {
-            release();
+            (pending.release)();
         }
         self.wake.notify_all();
         self.progress.notify_all();
@@ -229,11 +242,21 @@ impl Shared {
             backlog.take();
             return;
         }
+        // The backlog is at the front of the queue, and batches resolve in queue order:
+        // the first `resolved` events resolved are the backlog's first ones.
         let resolved = self.counters.sent.load(Ordering::Relaxed)
             + self.counters.failed.load(Ordering::Relaxed);
-        if backlog.as_ref().is_some_and(|(n, _)| resolved >= *n) {
-            if let Some((_, release)) = backlog.take() {
-                release();
+        let Some(pending) = backlog.as_mut() else {
+            return;
+        };
+        if resolved >= pending.events {
+            if let Some(pending) = backlog.take() {
+                (pending.release)();
+            }
+        } else if resolved > pending.reported {
+            pending.reported = resolved;
+            if let Some(progress) = pending.progress.as_mut() {
+                progress(resolved as usize);
             }
         }
     }
@@ -261,7 +284,12 @@ impl Sender {
         let mut queue = VecDeque::with_capacity(config.capacity.min(1024));
         let mut release = None;
         if let Some(backlog) = backlog {
-            release = Some((backlog.events.len() as u64, backlog.release));
+            release = Some(PendingRelease {
+                events: backlog.events.len() as u64,
+                release: backlog.release,
+                progress: backlog.progress,
+                reported: 0,
+            });
             queue.extend(backlog.events);
         }
         let counters = AtomicCounters::default();

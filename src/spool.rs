@@ -290,11 +290,21 @@ pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
             claim.files.push(owned);
         }
     }
+    // Version 1's lines name no client id: they belong to the current one only if they
+    // were collected after it was created (an opt-out and opt-in since makes them older).
+    let id_born = fs::metadata(dir.join(crate::identity::CLIENT_ID_FILE))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(u64::MAX, |d| d.as_micros() as u64);
     let mut events: Vec<Event> = claim
         .files
         .iter()
         .flat_map(|path| read(path))
-        .filter(|line| line.cid.as_deref().is_none_or(|cid| cid == client_id))
+        .filter(|line| match line.cid.as_deref() {
+            Some(cid) => cid == client_id,
+            None => line.timestamp_micros >= id_born,
+        })
         .filter(|line| fresh(line.timestamp_micros, now_micros))
         .map(Line::into_event)
         .collect();
@@ -304,6 +314,34 @@ pub fn claim(dir: &Path, client_id: &str, now_micros: u64) -> Claim {
     }
     claim.events = events;
     claim
+}
+
+/// Puts a claim's events into one claimed file of this process (deleting the others), so
+/// that its progress can be written as the events are delivered. Returns that file, or
+/// `None` when nothing was claimed or it could not be written (the claim then stays as
+/// it was, released whole).
+pub fn consolidate(dir: &Path, claim: &mut Claim, cid: &str) -> Option<PathBuf> {
+    if claim.files.is_empty() {
+        return None;
+    }
+    let pid = std::process::id();
+    let name = format!(
+        "{PENDING_PREFIX}{pid}.{:08x}{:08x}.{pid}{CLAIMED_SUFFIX}",
+        files::random_u32(),
+        files::random_u32()
+    );
+    files::write_atomic(dir, &name, &render(&claim.events, cid)).ok()?;
+    release(&claim.files);
+    claim.files = vec![dir.join(&name)];
+    Some(dir.join(name))
+}
+
+/// Rewrites a consolidated claim with what is still unresolved (`events`).
+pub fn shrink_claim(path: &Path, events: &[Event], cid: &str) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let _ = files::write_atomic(dir, name, &render(events, cid));
 }
 
 /// Events waiting on disk (pending and claimed files), for `opt_in_out --status`.
@@ -375,13 +413,17 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 }
 
 /// Deletes everything kept on disk (opt-out, or consent found not given): pending and
-/// claimed files, and version 1's spool.
+/// claimed files, version 1's spool, and the temporary files of hand-offs that a killed
+/// process left half-written.
 pub fn discard(dir: &Path) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };
+    let temp_prefix = format!(".{PENDING_PREFIX}");
     for entry in entries.flatten() {
-        if !matches!(classify(&entry.file_name().to_string_lossy()), Entry::Other) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let temp = name.starts_with(&temp_prefix) && name.ends_with(".tmp");
+        if temp || !matches!(classify(&name), Entry::Other) {
             let _ = fs::remove_file(entry.path());
         }
     }

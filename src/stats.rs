@@ -33,6 +33,16 @@ pub fn record_usage(dir: &Path) -> Result<Usage> {
 /// [`record_usage`] for a caller that holds the directory lock already.
 pub fn record_usage_locked(dir: &Path) -> Result<Usage> {
     let (mut object, warning) = match read_object(dir) {
+        // Still empty after the wait: a writer stalled between truncating and writing (the
+        // Python client writes in place). Its count is on the way: counting from 1 over it
+        // would lower it, so this usage is not counted.
+        Err(_) if stays_empty(dir) => {
+            return Err(crate::Error::io(
+                "read",
+                dir.join(STATS_FILE),
+                std::io::Error::other("it stays empty: another client is writing it"),
+            ))
+        }
         Ok(Some(object)) => (object, None),
         Ok(None) => (Map::new(), None),
         Err(why) => (Map::new(), Some(why)),
@@ -44,6 +54,11 @@ pub fn record_usage_locked(dir: &Path) -> Result<Usage> {
     object.insert(USAGE_COUNT.to_string(), Value::from(count));
     files::write_atomic(dir, STATS_FILE, render(&object).as_bytes())?;
     Ok(Usage { count, warning })
+}
+
+fn stays_empty(dir: &Path) -> bool {
+    files::read_limited(&dir.join(STATS_FILE), STATS_READ_LIMIT)
+        .is_ok_and(|b| b.is_some_and(|b| b.iter().all(u8::is_ascii_whitespace)))
 }
 
 /// The stored count, if there is a valid positive one. Never writes.

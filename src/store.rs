@@ -115,24 +115,40 @@ impl Gate {
 
     /// True when the decision file says `1` and the client id file holds this handle's
     /// id. A file found empty or half-written (another client rewriting it in place) is
-    /// re-read for at most `settle`.
+    /// re-read for at most `settle`; a client id file that is still being rewritten then
+    /// (the Python client rewrites it in place, even with the same id) is no withdrawal —
+    /// only another valid id, or none, is. The files are read without holding the gate's
+    /// lock, so a hand-off on the host's thread never waits for the worker's reads.
     pub fn allows(&self, settle: Duration) -> bool {
         let before = fingerprint(&self.dir);
-        let mut state = self.lock();
-        if before.iter().all(Option::is_some) && state.allowed == Some(before) {
-            return true;
+        {
+            let state = self.lock();
+            if before.iter().all(Option::is_some) && state.allowed == Some(before) {
+                return true;
+            }
         }
-        state.allowed = None;
         if consent::read_settled(&self.dir, settle).0 != Consent::Accepted {
+            self.lock().allowed = None;
             return false;
         }
-        let Some(on_disk) = identity::read_settled(&self.dir, settle) else {
-            return false;
+        let on_disk = match identity::read_state(&self.dir, settle) {
+            identity::IdState::Valid(id) => id,
+            // Being rewritten: the decision says `1`; nothing tells of another identity.
+            identity::IdState::Invalid => {
+                self.lock().allowed = None;
+                return true;
+            }
+            identity::IdState::Missing => {
+                self.lock().allowed = None;
+                return false;
+            }
         };
+        let mut state = self.lock();
         if on_disk != state.client_id {
             let untouched = state.decision_at_init.is_some()
                 && file_id(&self.dir.join(consent::CONSENT_FILE)) == state.decision_at_init;
             if !(state.created_here && untouched) {
+                state.allowed = None;
                 return false;
             }
             state.client_id = on_disk;
@@ -209,6 +225,15 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
     let (client_id, created) =
         identity::load_or_create(dir).map_err(|e| format!("no client id: {e}"))?;
     let mut notes = Vec::new();
+    // A client that takes no lock (the Python one) may opt out meanwhile: re-read after
+    // the writes below, and undo them if the decision is no longer `1`.
+    let withdrawn_meanwhile = |dir: &Path| {
+        if consent::read_settled(dir, files::SETTLE_WAIT).0 == Consent::Accepted {
+            return false;
+        }
+        let _ = forget_everything_but_the_decision(dir);
+        true
+    };
     let usage_count = if first_use_here(dir) {
         match stats::record_usage_locked(dir) {
             Ok(usage) => {
@@ -226,6 +251,9 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
     } else {
         stats::read_usage(dir)
     };
+    if withdrawn_meanwhile(dir) {
+        return Err("consent was withdrawn while this tool started".to_owned());
+    }
     Ok(Opened {
         client_id,
         created,

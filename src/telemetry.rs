@@ -121,8 +121,9 @@ pub struct Telemetry {
 struct Active {
     sender: Sender,
     session: Mutex<Arc<str>>,
-    /// This process's consent epoch at init: a change made here since is checked at once.
-    consent_epoch: u64,
+    /// This process's consent epoch when last checked: a change made here since is checked
+    /// at once, on the next send (then the send path is back to two atomic loads).
+    consent_epoch: std::sync::atomic::AtomicU64,
     /// The handle's pending file; released for later runs at shutdown.
     keeper: Arc<store::Keeper>,
 }
@@ -232,12 +233,21 @@ impl Telemetry {
         };
         // Debug mode touches nothing queued on disk (DESIGN §3a.5): kept events and crash
         // records wait for a real run.
-        let (mut events, files) = if debug {
-            (Vec::new(), Vec::new())
+        let (mut events, files, progress) = if debug {
+            (Vec::new(), Vec::new(), None)
         } else {
-            let spool::Claim { events, files } =
-                spool::claim(&dir, &opened.client_id, now_micros());
-            (events, files)
+            let mut claim = spool::claim(&dir, &opened.client_id, now_micros());
+            // One claimed file that shrinks as its events are delivered.
+            let progress = spool::consolidate(&dir, &mut claim, &opened.client_id).map(|path| {
+                let claimed = claim.events.clone();
+                let cid = opened.client_id.clone();
+                Box::new(move |resolved: usize| {
+                    if resolved < claimed.len() {
+                        spool::shrink_claim(&path, &claimed[resolved..], &cid);
+                    }
+                }) as crate::sender::ProgressFn
+            });
+            (claim.events, claim.files, progress)
         };
         // Crash records of earlier runs join the backlog: a record is deleted only once its
         // event was delivered or kept on disk.
@@ -262,6 +272,7 @@ impl Telemetry {
                 spool::release(&files);
                 crash::release(&crash_files);
             }),
+            progress,
         });
         // Debug mode sends nothing, so it records nothing.
         let record_dir = dir.clone();
@@ -276,7 +287,7 @@ impl Telemetry {
             active: Some(Active {
                 sender,
                 session: Mutex::new(new_session_id()),
-                consent_epoch: store::consent_epoch(),
+                consent_epoch: std::sync::atomic::AtomicU64::new(store::consent_epoch()),
                 keeper,
             }),
             reason,
@@ -483,8 +494,12 @@ impl Active {
         if self.sender.withdrawn() {
             return true;
         }
-        if store::consent_epoch() != self.consent_epoch {
-            return !self.sender.recheck();
+        let now = store::consent_epoch();
+        if now != self.consent_epoch.load(Ordering::Relaxed) {
+            if !self.sender.recheck() {
+                return true;
+            }
+            self.consent_epoch.store(now, Ordering::Relaxed);
         }
         false
     }

@@ -175,8 +175,11 @@ fn spool_lines(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Writes a spool by hand, in the library's format: one JSON object per line.
+/// Writes a spool by hand, in the library's format: one JSON object per line, under the
+/// directory's client id (the fixed one of the tmpfs test where there is none yet).
 fn write_spool(dir: &Path, events: &[(String, u64)]) {
+    let cid = openvino_telemetry::identity::peek(dir)
+        .unwrap_or_else(|| "b05ef51d-3610-4440-bce3-6140be6d302c".to_string());
     let mut text = String::new();
     for (label, ts) in events {
         let line = serde_json::json!({
@@ -186,6 +189,7 @@ fn write_spool(dir: &Path, events: &[(String, u64)]) {
             "count": 1,
             "session_id": "f0f0f0f0-0000-4000-8000-000000000000",
             "timestamp_micros": ts,
+            "cid": cid,
         });
         text.push_str(&line.to_string());
         text.push('\n');
