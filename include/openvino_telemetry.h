@@ -32,7 +32,7 @@
 /**
  * The library's minor version (Cargo.toml).
  */
-#define OV_TELEMETRY_VERSION_MINOR 0
+#define OV_TELEMETRY_VERSION_MINOR 1
 
 /**
  * The library's patch version (Cargo.toml).
@@ -43,7 +43,7 @@
  * The version as one number: MAJOR * 1000000 + MINOR * 1000 + PATCH (see
  * OV_TELEMETRY_MAKE_VERSION()).
  */
-#define OV_TELEMETRY_VERSION_NUMBER 1000000
+#define OV_TELEMETRY_VERSION_NUMBER 1001000
 
 /**
  * The ABI version this library provides through ov_telemetry_get_api().
@@ -56,7 +56,7 @@
 #define OV_TELEMETRY_MAX_QUEUE_CAPACITY 1000000
 
 /** The library's version as a string (what ov_telemetry_version() returns). */
-#define OV_TELEMETRY_VERSION "1.0.0"
+#define OV_TELEMETRY_VERSION "1.1.0"
 
 /** A version as one number, the encoding of OV_TELEMETRY_VERSION_NUMBER and
  * ov_telemetry_version_number(); usable in #if. */

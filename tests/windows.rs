@@ -79,10 +79,16 @@ mod windows {
             String::from_utf8_lossy(&stats),
             "{\r\n    \"usage_count\": 3\r\n}"
         );
-        // Nothing else among the shared files: no lock file, no temporary file.
+        // Nothing else among the shared files but the record of what was sent: no lock
+        // file, no temporary file.
         assert_eq!(
             names(&dir),
-            ["openvino_ga_cid", "openvino_telemetry", "stats"]
+            [
+                "openvino_ga_cid",
+                "openvino_telemetry",
+                "openvino_telemetry_sent.jsonl",
+                "stats"
+            ]
         );
         opt("--opt_out");
         assert_eq!(names(&dir), ["openvino_telemetry"]);

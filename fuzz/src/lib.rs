@@ -148,13 +148,21 @@ pub fn consent_file(dir: &Path, data: &[u8]) {
 
 /// `stats_file`: the `stats` reader and its read-modify-write.
 ///
-/// Whatever the file holds, `record_usage` succeeds with a count ≥ 1, leaves an ASCII
-/// JSON object holding that count (which `read_usage` then returns), keeps every other key
-/// of a valid object unchanged, and continues a valid positive count.
+/// A file that is empty (or only blanks) is a writer stalled between truncating and
+/// writing: `record_usage` refuses to count and leaves it as it is. Whatever else the file
+/// holds, `record_usage` succeeds with a count ≥ 1, leaves an ASCII JSON object holding that
+/// count (which `read_usage` then returns), keeps every other key of a valid object
+/// unchanged, and continues a valid positive count.
 pub fn stats_file(dir: &Path, data: &[u8]) {
     empty_dir(dir);
     let path = dir.join(stats::STATS_FILE);
     fs::write(&path, data).expect("write the stats file");
+    if data.iter().all(u8::is_ascii_whitespace) {
+        let err = stats::record_usage(dir).expect_err("an empty stats file is not counted over");
+        assert!(err.to_string().contains("stays empty"), "{err}");
+        assert_eq!(fs::read(&path).expect("the file is still there"), data);
+        return;
+    }
     let before: Option<serde_json::Map<String, Value>> = match serde_json::from_slice(data) {
         Ok(Value::Object(object)) if data.len() <= 64 * 1024 => Some(object),
         _ => None,
