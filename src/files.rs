@@ -49,9 +49,10 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Reads a regular file of at most `limit` bytes. `Ok(None)` when it does not exist.
-/// A symbolic link, a directory or a file larger than `limit` is an error.
-pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
+/// Opens a regular file for reading, never through a symbolic link planted in its place;
+/// a directory or any other kind of file is an error naming it. `Ok(None)` when missing.
+/// Returns the file and its size.
+pub fn open_regular(path: &Path) -> Result<Option<(File, u64)>> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -107,7 +108,16 @@ pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
             io::Error::other("it is not a regular file"),
         ));
     }
-    let mut bytes = Vec::with_capacity((meta.len() as usize).min(limit) + 1);
+    Ok(Some((file, meta.len())))
+}
+
+/// Reads a regular file of at most `limit` bytes. `Ok(None)` when it does not exist.
+/// A symbolic link, a directory or a file larger than `limit` is an error.
+pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
+    let Some((file, len)) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity((len as usize).min(limit) + 1);
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, e))?;

@@ -292,8 +292,9 @@ impl Sender {
             });
             queue.extend(backlog.events);
         }
+        let backlog_len = queue.len();
         let counters = AtomicCounters::default();
-        counters.queued.store(queue.len() as u64, Ordering::Relaxed);
+        counters.queued.store(backlog_len as u64, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue,
@@ -302,7 +303,9 @@ impl Sender {
             wake: Condvar::new(),
             progress: Condvar::new(),
             counters,
-            capacity: config.capacity.max(1),
+            // Events claimed from disk never take the host's room: the queue holds them on
+            // top of its capacity (so at most twice the capacity, while they drain).
+            capacity: config.capacity.max(1) + backlog_len,
             backlog: Mutex::new(release),
             sink_failed: AtomicBool::new(false),
             withdrawn: AtomicBool::new(false),

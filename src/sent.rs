@@ -24,8 +24,7 @@
 //! garbage) are counted and skipped; a file larger than the read limit is read from its
 //! tail.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,6 +48,11 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// New events older than the record's last lines are merged among them when they belong
 /// within this many bytes of the end; further back, the whole record is re-sorted.
 const TAIL_MERGE_BYTES: usize = 64 * 1024;
+/// When a write must cut the record for size, it cuts it to this, so the appends that
+/// follow are plain appends again for a while (not a rewrite of a full megabyte each).
+const TRIM_TO: usize = MAX_BYTES - MAX_BYTES / 8;
+/// How much of each end of the record the append fast path looks at.
+const END_PEEK: usize = 4096;
 /// At most this much of a (foreign, oversized) record is read: its tail.
 const READ_LIMIT: usize = 2 * MAX_BYTES;
 
@@ -98,7 +102,6 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
     {
         return Ok(false);
     }
-    let old = read_tail(&dir.join(SENT_FILE), READ_LIMIT)?.unwrap_or_default();
     let oldest = now.saturating_sub(MAX_AGE.as_micros() as u64);
     let mut new: Vec<(u64, &[u8])> = lines
         .iter()
@@ -106,6 +109,10 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
         .filter(|(ts, _)| *ts >= oldest)
         .collect();
     new.sort_by_key(|(ts, _)| *ts);
+    if append_in_place(&dir.join(SENT_FILE), &new, oldest)? {
+        return Ok(true);
+    }
+    let old = read_tail(&dir.join(SENT_FILE), READ_LIMIT)?.unwrap_or_default();
     let text = append_sorted(&old.bytes, &new, oldest)
         .unwrap_or_else(|| merge_all(&old.bytes, &new, oldest));
     if text.is_empty() {
@@ -113,6 +120,59 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
     } else {
         files::write_atomic(dir, SENT_FILE, &text)?;
     }
+    Ok(true)
+}
+
+/// The usual write: the new lines go after the record's last one (they are newer), the
+/// record stays within its bound, and its first line is younger than 30 days: then they
+/// are appended (`O_APPEND`, under the directory lock) and only the record's two ends are
+/// read. False when a rewrite is needed (or there is no record yet).
+fn append_in_place(path: &Path, new: &[(u64, &[u8])], oldest: u64) -> Result<bool> {
+    let Some(&(first_new, _)) = new.first() else {
+        return Ok(true);
+    };
+    let Some((mut file, len)) = files::open_regular(path)? else {
+        return Ok(false);
+    };
+    let added: usize = new.iter().map(|(_, l)| l.len() + 1).sum();
+    if len == 0 || len as usize + added > MAX_BYTES {
+        return Ok(false);
+    }
+    let io = |e| Error::io("append to", path, e);
+    let mut head = vec![0u8; END_PEEK.min(len as usize)];
+    file.read_exact(&mut head).map_err(io)?;
+    let first_fresh = head
+        .split(|b| *b == b'\n')
+        .next()
+        .and_then(stamp)
+        .is_some_and(|ts| ts >= oldest);
+    let tail_len = END_PEEK.min(len as usize);
+    file.seek(SeekFrom::Start(len - tail_len as u64))
+        .map_err(io)?;
+    let mut tail = vec![0u8; tail_len];
+    file.read_exact(&mut tail).map_err(io)?;
+    let last_before_new = tail
+        .strip_suffix(b"\n")
+        .and_then(|body| body.rsplit(|b| *b == b'\n').next())
+        .and_then(stamp)
+        .is_some_and(|ts| ts <= first_new);
+    if !(first_fresh && last_before_new) {
+        return Ok(false);
+    }
+    let mut text = Vec::with_capacity(added);
+    for (_, line) in new {
+        text.extend_from_slice(line);
+        text.push(b'\n');
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    let mut appender = options.open(path).map_err(io)?;
+    std::io::Write::write_all(&mut appender, &text).map_err(io)?;
     Ok(true)
 }
 
@@ -157,7 +217,12 @@ fn append_sorted(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Option<Vec<u8
         .collect();
     tail.sort_by_key(|(ts, _)| *ts);
     let tail_bytes: usize = tail.iter().map(|(_, l)| l.len() + 1).sum();
-    let budget = MAX_BYTES.checked_sub(tail_bytes)?;
+    let limit = if split + tail_bytes > MAX_BYTES {
+        TRIM_TO
+    } else {
+        MAX_BYTES
+    };
+    let budget = limit.checked_sub(tail_bytes)?;
     let mut start = 0;
     while start < split {
         let end = old[start..split]
@@ -190,8 +255,13 @@ fn merge_all(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Vec<u8> {
         .collect();
     kept.sort_by_key(|(ts, _)| *ts);
     let mut total: usize = kept.iter().map(|(_, l)| l.len() + 1).sum();
+    let limit = if total > MAX_BYTES {
+        TRIM_TO
+    } else {
+        MAX_BYTES
+    };
     let mut skip = 0;
-    while total > MAX_BYTES && skip < kept.len() {
+    while total > limit && skip < kept.len() {
         total -= kept[skip].1.len() + 1;
         skip += 1;
     }
@@ -317,42 +387,15 @@ struct Tail {
 /// Reads a regular file, never through a symbolic link; when it is larger than `limit`,
 /// only its last `limit` bytes from the first line start on. `Ok(None)` when missing.
 fn read_tail(path: &Path, limit: usize) -> Result<Option<Tail>> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
-    }
-    let mut file: File = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            #[cfg(unix)]
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                return Err(Error::io(
-                    "read",
-                    path,
-                    io::Error::other("it is a symbolic link, which is not followed"),
-                ));
-            }
-            return Err(Error::io("read", path, e));
-        }
+    let Some((mut file, len)) = files::open_regular(path)? else {
+        return Ok(None);
     };
-    let meta = file.metadata().map_err(|e| Error::io("read", path, e))?;
-    if !meta.is_file() {
-        return Err(Error::io(
-            "read",
-            path,
-            io::Error::other("it is not a regular file"),
-        ));
-    }
-    let partial = meta.len() > limit as u64;
+    let partial = len > limit as u64;
     if partial {
-        file.seek(SeekFrom::Start(meta.len() - limit as u64))
+        file.seek(SeekFrom::Start(len - limit as u64))
             .map_err(|e| Error::io("read", path, e))?;
     }
-    let mut bytes = Vec::with_capacity((meta.len() as usize).min(limit));
+    let mut bytes = Vec::with_capacity((len as usize).min(limit));
     file.take(limit as u64)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, e))?;
@@ -516,8 +559,8 @@ mod tests {
         let kept = fs::read_to_string(dir.join(SENT_FILE)).unwrap();
         assert!(kept.len() <= MAX_BYTES, "{}", kept.len());
         assert!(
-            kept.len() > MAX_BYTES - 1000,
-            "the bound is filled: {}",
+            kept.len() > TRIM_TO - 1000,
+            "cut to the trim size, not further: {}",
             kept.len()
         );
         let kept: Vec<&str> = kept.lines().collect();

@@ -8,88 +8,21 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use openvino_telemetry::spool;
 use openvino_telemetry::{consent, identity};
+use support::procs::{
+    accepted_dir, names_in, opt, opt_in_out, output, probe_command, step, wait_for,
+};
 use support::server::{Mode, TestServer};
-use support::{probe, temp_dir};
+use support::temp_dir;
 
 mod support;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn accepted_dir(tag: &str) -> PathBuf {
-    let dir = temp_dir(tag).join("intel");
-    consent::set(&dir, true).unwrap();
-    dir
-}
-
-fn opt_in_out() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_opt_in_out"))
-}
-
-fn probe_command(dir: &Path, endpoint: &str, steps: &[&str]) -> Command {
-    let mut cmd = Command::new(probe());
-    cmd.env_clear()
-        .env("HOME", temp_dir("home"))
-        .arg("--config-dir")
-        .arg(dir)
-        .args(["--endpoint", endpoint])
-        .args(steps)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn output(child: Child) -> String {
-    let out = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The outcome printed for `step` and its duration.
-fn step<'a>(out: &'a str, step: &str) -> (&'a str, Duration) {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with(&format!("{step} ")))
-        .unwrap_or_else(|| panic!("no step {step} in:\n{out}"));
-    let mut words = line[step.len() + 1..].rsplitn(2, ' ');
-    let micros = words
-        .next()
-        .unwrap()
-        .trim_end_matches("us")
-        .parse()
-        .unwrap();
-    (words.next().unwrap_or(""), Duration::from_micros(micros))
-}
-
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + LONG;
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// Rewrites `path` in place the way the Python client does: `open(path, 'w')` (truncate),
 /// then one write, the writer stalled `gap` in between (descheduled on a loaded machine).
@@ -369,19 +302,6 @@ fn now_micros() -> u64 {
         .as_micros() as u64
 }
 
-fn opt_cli(dir: &Path, endpoint: &str, flag: &str) {
-    let out = Command::new(opt_in_out())
-        .env_clear()
-        .env("HOME", temp_dir("home"))
-        .env("OPENVINO_TELEMETRY_ENDPOINT", endpoint)
-        .arg(flag)
-        .arg("--config-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
 /// A client id's lifetime: from just before the opt-in that made it to just after the
 /// opt-out that withdrew it.
 struct Window {
@@ -489,11 +409,11 @@ fn randomised_processes_consent_changes_and_collector_modes() {
             for _ in 0..(1 + rng.below(3)) {
                 std::thread::sleep(Duration::from_millis(rng.below(400)));
                 if accepted_now {
-                    opt_cli(&dir, &server.url(), "--opt_out");
+                    opt(&dir, &server.url(), "--opt_out");
                     windows.last_mut().unwrap().to = now_micros();
                 } else {
                     let from = now_micros();
-                    opt_cli(&dir, &server.url(), "--opt_in");
+                    opt(&dir, &server.url(), "--opt_in");
                     let cid = fs::read_to_string(dir.join(identity::CLIENT_ID_FILE)).unwrap();
                     windows.push(Window {
                         cid,

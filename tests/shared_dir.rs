@@ -3,110 +3,26 @@
 //! test is one observation of issue 9 that failed on version 1.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use openvino_telemetry::spool::{self, PENDING_PREFIX};
 use openvino_telemetry::{consent, identity};
 use serde_json::Value;
+use support::procs::{
+    accepted_dir, finish, names_in, opt, opt_in_out, probe_command, step, wait_for,
+};
 use support::server::{Mode, TestServer};
-use support::{probe, temp_dir};
+use support::temp_dir;
 
 mod support;
 
 const LONG: Duration = Duration::from_secs(20);
 
-fn accepted_dir(tag: &str) -> PathBuf {
-    let dir = temp_dir(tag).join("intel");
-    consent::set(&dir, true).unwrap();
-    dir
-}
-
-fn opt_in_out() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_opt_in_out"))
-}
-
-/// `probe` with an empty environment but for a private `HOME`.
-fn probe_command(dir: &Path, endpoint: &str, steps: &[&str]) -> Command {
-    let mut cmd = Command::new(probe());
-    cmd.env_clear()
-        .env("HOME", temp_dir("home"))
-        .arg("--config-dir")
-        .arg(dir)
-        .args(["--endpoint", endpoint])
-        .args(steps)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn finish(child: Child) -> String {
-    let out: Output = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "probe failed: {text}");
-    assert!(!text.contains("panicked"), "{text}");
-    text
-}
-
 fn run(cmd: Command) -> String {
     let mut cmd = cmd;
     finish(cmd.spawn().unwrap())
-}
-
-/// The outcome printed for `step` ("OK", "DISABLED", …) and its duration.
-fn step<'a>(out: &'a str, step: &str) -> (&'a str, Duration) {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with(&format!("{step} ")))
-        .unwrap_or_else(|| panic!("no step {step} in:\n{out}"));
-    let mut words = line[step.len() + 1..].rsplitn(2, ' ');
-    let micros = words
-        .next()
-        .unwrap()
-        .trim_end_matches("us")
-        .parse()
-        .unwrap();
-    (words.next().unwrap_or(""), Duration::from_micros(micros))
-}
-
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + LONG;
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn opt(dir: &Path, endpoint: &str, flag: &str) {
-    let out = Command::new(opt_in_out())
-        .env_clear()
-        .env("HOME", temp_dir("home"))
-        .env("OPENVINO_TELEMETRY_ENDPOINT", endpoint)
-        .arg(flag)
-        .arg("--config-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
 }
 
 fn labels(server: &TestServer, name: &str) -> Vec<String> {

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use openvino_telemetry::{consent, identity, spool};
+use support::procs::opt;
 use support::server::{Mode, TestServer};
 use support::{probe, temp_dir};
 
@@ -60,19 +61,6 @@ struct Finished {
 struct Identity {
     born: Instant,
     withdrawn: Option<Instant>,
-}
-
-fn opt_in_out(dir: &Path, endpoint: &str, flag: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_opt_in_out"))
-        .env_clear()
-        .env("HOME", temp_dir("home"))
-        .env("OPENVINO_TELEMETRY_ENDPOINT", endpoint)
-        .arg(flag)
-        .arg("--config-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
 }
 
 fn spawn_tool(dir: &Path, endpoint: &str, run: usize, rng: &mut Rng) -> Tool {
@@ -180,12 +168,12 @@ fn randomised_processes_and_decisions_account_for_every_event() {
                 0 | 1 => server.set_mode(modes[rng.below(modes.len() as u64) as usize].clone()),
                 2 if consented => {
                     let id = identity::peek(&dir).unwrap();
-                    opt_in_out(&dir, &server.url(), "--opt_out");
+                    opt(&dir, &server.url(), "--opt_out");
                     ids.get_mut(&id).unwrap().withdrawn = Some(Instant::now());
                     consented = false;
                 }
                 _ if !consented => {
-                    opt_in_out(&dir, &server.url(), "--opt_in");
+                    opt(&dir, &server.url(), "--opt_in");
                     ids.insert(
                         identity::peek(&dir).unwrap(),
                         Identity {
@@ -203,7 +191,7 @@ fn randomised_processes_and_decisions_account_for_every_event() {
     // The finale: consent given, the collector answering; one more run delivers what the
     // others kept on disk (all of them have exited).
     if !consented {
-        opt_in_out(&dir, &server.url(), "--opt_in");
+        opt(&dir, &server.url(), "--opt_in");
         ids.insert(
             identity::peek(&dir).unwrap(),
             Identity {

@@ -42,6 +42,8 @@ use std::sync::Arc;
 use crate::event::{self, Event, Extra, COMMON_PARAMS, MAX_PARAMS_PER_EVENT};
 
 /// cbindgen:ignore
+#[cfg(any(all(target_os = "linux", target_pointer_width = "64"), windows))]
+mod buf;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod unix;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]

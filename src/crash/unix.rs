@@ -645,59 +645,7 @@ fn ensure_alt_stack() {
 
 // ---- the handler ----
 
-/// A fixed buffer the record is formatted into. Async-signal-safe.
-struct Buf<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> Buf<N> {
-    fn new() -> Self {
-        Buf {
-            bytes: [0; N],
-            len: 0,
-        }
-    }
-    fn push(&mut self, s: &[u8]) {
-        let n = s.len().min(self.bytes.len() - self.len);
-        self.bytes[self.len..self.len + n].copy_from_slice(&s[..n]);
-        self.len += n;
-    }
-    fn dec(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.push(&digits[i..]);
-    }
-    fn hex(&mut self, mut v: u64) {
-        let mut digits = [0u8; 16];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b"0123456789abcdef"[(v & 15) as usize];
-            v >>= 4;
-            if v == 0 {
-                break;
-            }
-        }
-        self.push(&digits[i..]);
-    }
-    fn hex_bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.push(&[
-                b"0123456789abcdef"[(b >> 4) as usize],
-                b"0123456789abcdef"[(b & 15) as usize],
-            ]);
-        }
-    }
-}
+use super::buf::Buf;
 
 /// A small file read with open/read/close, trimmed of ASCII whitespace. Async-signal-safe.
 fn read_small(path: &CString, out: &mut [u8; 128]) -> Option<usize> {

@@ -176,7 +176,7 @@ fn retire(old: *mut Prepared) {
     }
 }
 
-fn exception_name(code: u32, out: &mut Buf) {
+fn exception_name(code: u32, out: &mut Buf<RECORD>) {
     let name: &[u8] = match code {
         0xC000_0005 => b"EXCEPTION_ACCESS_VIOLATION",
         0xC000_0006 => b"EXCEPTION_IN_PAGE_ERROR",
@@ -198,44 +198,10 @@ fn exception_name(code: u32, out: &mut Buf) {
     out.push(name);
 }
 
-struct Buf {
-    bytes: [u8; 6144],
-    len: usize,
-}
+use super::buf::Buf;
 
-impl Buf {
-    fn push(&mut self, s: &[u8]) {
-        let n = s.len().min(self.bytes.len() - self.len);
-        self.bytes[self.len..self.len + n].copy_from_slice(&s[..n]);
-        self.len += n;
-    }
-    fn dec(&mut self, mut v: u64) {
-        let mut d = [0u8; 20];
-        let mut i = d.len();
-        loop {
-            i -= 1;
-            d[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.push(&d[i..]);
-    }
-    fn hex(&mut self, mut v: u64) {
-        let mut d = [0u8; 16];
-        let mut i = d.len();
-        loop {
-            i -= 1;
-            d[i] = b"0123456789abcdef"[(v & 15) as usize];
-            v >>= 4;
-            if v == 0 {
-                break;
-            }
-        }
-        self.push(&d[i..]);
-    }
-}
+/// Bytes of one record.
+const RECORD: usize = 6144;
 
 fn read_small(path: &[u16], out: &mut [u8; 128]) -> Option<usize> {
     // SAFETY: plain file calls with a NUL-terminated path and our buffer.
@@ -295,7 +261,7 @@ fn consent_still_given(p: &Prepared) -> bool {
 ///
 /// # Safety
 /// `base` must be the load address of a mapped PE image.
-unsafe fn codeview_id(base: usize, out: &mut Buf) -> bool {
+unsafe fn codeview_id(base: usize, out: &mut Buf<RECORD>) -> bool {
     let read32 = |at: usize| ptr::read_unaligned(at as *const u32) as usize;
     let read16 = |at: usize| ptr::read_unaligned(at as *const u16) as usize;
     if read16(base) != 0x5A4D {
@@ -331,7 +297,7 @@ unsafe fn codeview_id(base: usize, out: &mut Buf) -> bool {
     false
 }
 
-unsafe fn frame(buf: &mut Buf, ip: usize) {
+unsafe fn frame(buf: &mut Buf<RECORD>, ip: usize) {
     buf.push(b"frame ");
     let mut module: isize = 0;
     if GetModuleHandleExW(
@@ -372,10 +338,7 @@ unsafe fn frame(buf: &mut Buf, ip: usize) {
 }
 
 unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
-    let mut buf = Buf {
-        bytes: [0; 6144],
-        len: 0,
-    };
+    let mut buf = Buf::<RECORD>::new();
     let mut ft = 0u64;
     GetSystemTimeAsFileTime(&mut ft);
     let now = (ft / 10).saturating_sub(11_644_473_600_000_000);
@@ -446,10 +409,7 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
     let mut name = [0u16; 1200];
     let mut len = p.record_prefix.len();
     name[..len].copy_from_slice(&p.record_prefix);
-    let mut tail = Buf {
-        bytes: [0; 6144],
-        len: 0,
-    };
+    let mut tail = Buf::<RECORD>::new();
     tail.dec(GetCurrentProcessId() as u64);
     tail.push(b".");
     tail.dec(now / 1_000_000);
