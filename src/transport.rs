@@ -178,15 +178,19 @@ impl HttpTransport {
     }
 }
 
-fn build_agent(loopback: bool, limit: Duration, lookup: Lookup) -> ureq::Agent {
+fn build_agent(loopback: bool, https: bool, limit: Duration, lookup: Lookup) -> ureq::Agent {
     // One budget for the whole attempt. ureq hands what is left of it to every phase:
     // the resolver below, each connect, the TLS handshake, each read and write.
     let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(limit))
         .max_redirects(0)
-        .user_agent(USER_AGENT)
-        .tls_config(tls_config());
+        .user_agent(USER_AGENT);
+    if https {
+        // The system's roots are loaded (and kept) only where TLS can be used: a plain
+        // http:// endpoint (loopback only) never pays for them.
+        config = config.tls_config(tls_config());
+    }
     if loopback {
         // A loopback endpoint is never sent through a proxy.
         config = config.proxy(None);
@@ -411,9 +415,10 @@ impl Resolver for BoundedResolver {
 impl Transport for HttpTransport {
     fn post(&mut self, body: &[u8]) -> Outcome {
         let (loopback, limit, lookup) = (self.loopback, self.limit, self.lookup);
+        let https = self.url.starts_with("https://");
         let response = self
             .agent
-            .get_or_insert_with(|| build_agent(loopback, limit, lookup))
+            .get_or_insert_with(|| build_agent(loopback, https, limit, lookup))
             .post(&self.url)
             .header("Content-Type", "application/json")
             .send(body);
