@@ -207,9 +207,19 @@ pub fn write_new(dir: &Path, name: &str, contents: &[u8]) -> Result<bool> {
 
 /// Replaces `dir/name` atomically with `contents`; the new file has mode `0600`.
 pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    write_atomic_pieces(dir, name, &[contents])
+}
+
+/// [`write_atomic`] of the concatenation of `pieces`, written one after the other (a large
+/// file is never assembled in memory).
+pub fn write_atomic_pieces(dir: &Path, name: &str, pieces: &[&[u8]]) -> Result<()> {
     let target = dir.join(name);
-    let (tmp_path, mut tmp) = create_temp(dir, name)?;
-    let written = tmp.write_all(contents).and_then(|()| tmp.flush());
+    let (tmp_path, tmp) = create_temp(dir, name)?;
+    let mut tmp = io::BufWriter::with_capacity(64 * 1024, tmp);
+    let written = pieces
+        .iter()
+        .try_for_each(|piece| tmp.write_all(piece))
+        .and_then(|()| tmp.flush());
     drop(tmp);
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp_path);

@@ -54,7 +54,7 @@ const TRIM_TO: usize = MAX_BYTES - MAX_BYTES / 8;
 /// How much of each end of the record the append fast path looks at.
 const END_PEEK: usize = 4096;
 /// At most this much of a (foreign, oversized) record is read: its tail.
-const READ_LIMIT: usize = 2 * MAX_BYTES;
+const READ_LIMIT: usize = MAX_BYTES;
 
 /// The key that ends every recorded line (`…,"timestamp_micros":N}`), as `WireEvent`
 /// serialises it.
@@ -113,12 +113,12 @@ fn append_lines(dir: &Path, client_id: &str, lines: &[String], now: u64) -> Resu
         return Ok(true);
     }
     let old = read_tail(&dir.join(SENT_FILE), READ_LIMIT)?.unwrap_or_default();
-    let text = append_sorted(&old.bytes, &new, oldest)
+    let pieces = append_sorted(&old.bytes, &new, oldest)
         .unwrap_or_else(|| merge_all(&old.bytes, &new, oldest));
-    if text.is_empty() {
+    if pieces.iter().all(|p| p.is_empty()) {
         files::remove(dir, SENT_FILE)?;
     } else {
-        files::write_atomic(dir, SENT_FILE, &text)?;
+        files::write_atomic_pieces(dir, SENT_FILE, &pieces)?;
     }
     Ok(true)
 }
@@ -183,7 +183,7 @@ fn append_in_place(path: &Path, new: &[(u64, &[u8])], oldest: u64) -> Result<boo
 /// is held for a read and a write of the file, not for parsing a megabyte. `None` when the
 /// record's end is not such a line (torn, foreign), or the new events belong further back
 /// than [`TAIL_MERGE_BYTES`]: then [`merge_all`] sorts everything.
-fn append_sorted(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Option<Vec<u8>> {
+fn append_sorted<'a>(old: &'a [u8], new: &[(u64, &'a [u8])], oldest: u64) -> Option<Vec<&'a [u8]>> {
     let first_new = new.first()?.0;
     // The old lines from `split` on are newer than the oldest new line: merged with them.
     let mut split = old.len();
@@ -235,18 +235,18 @@ fn append_sorted(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Option<Vec<u8
         }
         start = end;
     }
-    let mut text = Vec::with_capacity(split - start + tail_bytes);
-    text.extend_from_slice(&old[start..split]);
+    let mut pieces = Vec::with_capacity(1 + 2 * tail.len());
+    pieces.push(&old[start..split]);
     for (_, line) in tail {
-        text.extend_from_slice(line);
-        text.push(b'\n');
+        pieces.push(line);
+        pieces.push(b"\n".as_slice());
     }
-    Some(text)
+    Some(pieces)
 }
 
 /// Keeps the valid lines not older than `oldest`, sorted by time (stable: the old lines
 /// first), then drops the oldest until the bound holds.
-fn merge_all(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Vec<u8> {
+fn merge_all<'a>(old: &'a [u8], new: &[(u64, &'a [u8])], oldest: u64) -> Vec<&'a [u8]> {
     let mut kept: Vec<(u64, &[u8])> = old
         .split(|b| *b == b'\n')
         .filter_map(|line| stamp(line).map(|ts| (ts, line)))
@@ -265,12 +265,12 @@ fn merge_all(old: &[u8], new: &[(u64, &[u8])], oldest: u64) -> Vec<u8> {
         total -= kept[skip].1.len() + 1;
         skip += 1;
     }
-    let mut text = Vec::with_capacity(total);
+    let mut pieces = Vec::with_capacity(2 * (kept.len() - skip));
     for (_, line) in &kept[skip..] {
-        text.extend_from_slice(line);
-        text.push(b'\n');
+        pieces.push(*line);
+        pieces.push(b"\n".as_slice());
     }
-    text
+    pieces
 }
 
 /// Deletes the record (opt-out, or consent found not given).
