@@ -156,7 +156,7 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
     files::ensure_dir(dir)?;
     let _lock = files::DirLock::acquire(dir, files::STATS_LOCK_WAIT).ok();
     write(dir, accepted)?;
-    crate::store::consent_changed_here();
+    crate::store::consent_changed_here(dir);
     if accepted {
         identity::regenerate(dir)?;
     } else {

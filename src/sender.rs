@@ -40,7 +40,8 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 pub const MAX_BATCH: usize = 25;
 
 /// Asked before every request: the client id to send under, or `None` once consent is gone.
-pub type AllowsFn = Box<dyn Fn() -> Option<String> + Send + Sync>;
+/// The argument is how long a file being rewritten may be waited for.
+pub type AllowsFn = Box<dyn Fn(Duration) -> Option<String> + Send + Sync>;
 /// Keeps undeliverable events for a later run.
 pub type KeepFn = Box<dyn Fn(&[Event]) -> Kept + Send + Sync>;
 
@@ -345,7 +346,8 @@ impl Sender {
         if self.withdrawn() {
             return false;
         }
-        if (self.shared.disk.allows)().is_some() {
+        // On the host's thread: a file being rewritten is waited for briefly only.
+        if (self.shared.disk.allows)(HOST_SETTLE).is_some() {
             return true;
         }
         self.shared.withdraw();
@@ -573,7 +575,7 @@ impl Worker {
         let mut attempt = 1;
         let outcome = loop {
             // Consent is live: asked before every request, retries included.
-            let Some(client_id) = (self.shared.disk.allows)() else {
+            let Some(client_id) = (self.shared.disk.allows)(crate::files::SETTLE_WAIT) else {
                 self.shared.withdraw();
                 self.finish();
                 return;

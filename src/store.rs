@@ -40,9 +40,33 @@ pub fn consent_epoch() -> u64 {
     CONSENT_EPOCH.load(Ordering::Acquire)
 }
 
-/// Records that this process changed the decision.
-pub fn consent_changed_here() {
-    CONSENT_EPOCH.fetch_add(1, Ordering::AcqRel);
+/// The directories whose decision this process changed, with the epoch of the last change.
+static CHANGED: Mutex<Vec<(PathBuf, u64)>> = Mutex::new(Vec::new());
+
+/// `dir` as handles compare it (canonical when it exists).
+pub fn canonical(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// Records that this process changed the decision in `dir`.
+pub fn consent_changed_here(dir: &Path) {
+    let dir = canonical(dir);
+    let mut changed = CHANGED.lock().unwrap_or_else(|e| e.into_inner());
+    let epoch = CONSENT_EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+    match changed.iter_mut().find(|(d, _)| *d == dir) {
+        Some(entry) => entry.1 = epoch,
+        None => changed.push((dir, epoch)),
+    }
+}
+
+/// Whether this process changed the decision in `canonical_dir` after `epoch`. Asked only
+/// when the process-wide epoch moved, so the send path stays two atomic loads.
+pub fn changed_since(canonical_dir: &Path, epoch: u64) -> bool {
+    CHANGED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(d, e)| *e > epoch && d == canonical_dir)
 }
 
 /// Whether a handle may still send and write: the decision says `1` and the client id on

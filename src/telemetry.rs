@@ -124,6 +124,8 @@ struct Active {
     /// This process's consent epoch when last checked: a change made here since is checked
     /// at once, on the next send (then the send path is back to two atomic loads).
     consent_epoch: std::sync::atomic::AtomicU64,
+    /// The config directory, canonical: what an in-process consent change is matched by.
+    canonical_dir: PathBuf,
     /// The handle's pending file; released for later runs at shutdown.
     keeper: Arc<store::Keeper>,
 }
@@ -288,6 +290,7 @@ impl Telemetry {
                 sender,
                 session: Mutex::new(new_session_id()),
                 consent_epoch: std::sync::atomic::AtomicU64::new(store::consent_epoch()),
+                canonical_dir: store::canonical(&dir),
                 keeper,
             }),
             reason,
@@ -495,8 +498,10 @@ impl Active {
             return true;
         }
         let now = store::consent_epoch();
-        if now != self.consent_epoch.load(Ordering::Relaxed) {
-            if !self.sender.recheck() {
+        let seen = self.consent_epoch.load(Ordering::Relaxed);
+        if now != seen {
+            // Another directory's change costs one look at a short list, nothing more.
+            if store::changed_since(&self.canonical_dir, seen) && !self.sender.recheck() {
                 return true;
             }
             self.consent_epoch.store(now, Ordering::Relaxed);
@@ -512,10 +517,7 @@ fn disk_for(gate: &Arc<store::Gate>, keeper: &Arc<store::Keeper>, debug: bool) -
     let gate = Arc::clone(gate);
     let keeper = Arc::clone(keeper);
     Disk {
-        allows: Box::new(move || {
-            gate.allows(crate::files::SETTLE_WAIT)
-                .then(|| gate.client_id())
-        }),
+        allows: Box::new(move |settle| gate.allows(settle).then(|| gate.client_id())),
         keep: Box::new(move |events: &[Event]| {
             if debug {
                 return store::Kept::Failed;

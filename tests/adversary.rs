@@ -693,7 +693,8 @@ fn acknowledged_events_of_a_killed_claimer_are_not_sent_again() {
     );
 }
 
-/// BROKE §6 ("`send_*` never blocks on I/O"). `store::consent_changed_here` bumps one
+/// BROKE §6 ("`send_*` never blocks on I/O"); fixed by a per-directory record of changes and
+/// a re-armed epoch. Before: `store::consent_changed_here` bumped one
 /// process-wide epoch whatever directory changed (store.rs:36-46), and a handle whose
 /// epoch differs re-checks the disk *on the caller's thread* at every send, for ever,
 /// because `Active::consent_epoch` is never updated after a re-check that allows
