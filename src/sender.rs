@@ -36,8 +36,6 @@ use crate::transport::{Outcome, Transport};
 
 /// Default queue capacity (events).
 pub const DEFAULT_CAPACITY: usize = 1000;
-/// Events per request, GA4's limit.
-pub const MAX_BATCH: usize = 25;
 
 /// Asked before every request: the client id to send under, or `None` once consent is gone.
 /// The argument is how long a file being rewritten may be waited for.
@@ -547,7 +545,7 @@ impl Worker {
                 .wait(state)
                 .unwrap_or_else(|e| e.into_inner());
         }
-        let n = state.queue.len().min(MAX_BATCH);
+        let n = state.queue.len().min(event::MAX_EVENTS_PER_REQUEST);
         let batch: Vec<Event> = state.queue.drain(..n).collect();
         state.in_flight = batch.clone();
         state.busy = true;

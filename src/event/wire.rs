@@ -1,0 +1,544 @@
+//! The GA4 Measurement Protocol request body, and the cutting of a run of events into
+//! requests.
+//!
+//! [`request_body`] serialises up to 25 events of one client into the JSON body the Python
+//! client sends (same keys, same order; see `reference/ga4-payload.md`), with
+//! `timestamp_micros` added to each event object. [`wire_events_json`] gives the same event
+//! objects one by one (the sent record). [`batch_sizes`] cuts a run of events into requests
+//! that respect GA4's limits.
+
+use std::io;
+
+use serde::{Serialize, Serializer};
+
+use super::ga4::{normalise_value, usage_group};
+use super::{Common, Event};
+
+/// GA4 accepts at most this many events in one request.
+pub const MAX_EVENTS_PER_REQUEST: usize = 25;
+/// GA4 requires the request body to be smaller than this many bytes.
+pub const MAX_BODY_BYTES: usize = 130_000;
+
+/// The parameters every event of one request shares, as they go on the wire: [`Common`]
+/// with its values normalised and `usage_group` derived.
+struct WireCommon<'a> {
+    client_id: &'a str,
+    app_name: String,
+    app_version: String,
+    os: &'a str,
+    docker: &'static str,
+    usage_count: Option<u64>,
+    usage_group: Option<&'static str>,
+}
+
+impl<'a> WireCommon<'a> {
+    fn new(common: &'a Common) -> WireCommon<'a> {
+        WireCommon {
+            client_id: &common.client_id,
+            app_name: normalise_value(&common.app_name),
+            app_version: normalise_value(&common.app_version),
+            os: common.os,
+            // Python's str(bool), as the Python client sends it.
+            docker: if common.docker { "True" } else { "False" },
+            usage_count: common.usage_count,
+            usage_group: common.usage_count.map(usage_group),
+        }
+    }
+}
+
+// The wire structs below serialise their fields in declaration order, which is the
+// Python client's key order. Do not reorder them.
+
+#[derive(Serialize)]
+struct WireBody<'a> {
+    client_id: &'a str,
+    non_personalized_ads: bool,
+    events: WireEvents<'a>,
+}
+
+struct WireEvents<'a> {
+    wire_common: &'a WireCommon<'a>,
+    events: &'a [Event],
+}
+
+impl Serialize for WireEvents<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.events
+                .iter()
+                .map(|e| WireEvent::new(self.wire_common, e)),
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct WireEvent<'a> {
+    name: &'a str,
+    params: WireParams<'a>,
+    timestamp_micros: u64,
+}
+
+#[derive(Serialize)]
+struct WireParams<'a> {
+    event_category: &'a str,
+    event_label: &'a str,
+    event_count: i64,
+    session_id: &'a str,
+    app_name: &'a str,
+    app_version: &'a str,
+    os: &'a str,
+    docker: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_group: Option<&'static str>,
+    #[serde(flatten)]
+    extra: ExtraParams<'a>,
+}
+
+/// The extra parameters of an event, written as more keys of `params`.
+struct ExtraParams<'a>(&'a [(String, String)]);
+
+impl Serialize for ExtraParams<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'a> WireEvent<'a> {
+    fn new(wire_common: &'a WireCommon<'a>, event: &'a Event) -> WireEvent<'a> {
+        WireEvent {
+            name: &event.name,
+            params: WireParams {
+                event_category: &event.category,
+                event_label: &event.label,
+                event_count: event.count,
+                session_id: &event.session_id,
+                app_name: event
+                    .extra
+                    .as_ref()
+                    .map_or(&wire_common.app_name, |x| &x.app_name),
+                app_version: event
+                    .extra
+                    .as_ref()
+                    .map_or(&wire_common.app_version, |x| &x.app_version),
+                os: wire_common.os,
+                docker: wire_common.docker,
+                usage_count: wire_common.usage_count,
+                usage_group: wire_common.usage_group,
+                extra: ExtraParams(event.extra.as_ref().map_or(&[], |x| &x.params)),
+            },
+            timestamp_micros: event.timestamp_micros,
+        }
+    }
+}
+
+fn wire_body<'a>(wire_common: &'a WireCommon<'a>, events: &'a [Event]) -> WireBody<'a> {
+    WireBody {
+        client_id: wire_common.client_id,
+        non_personalized_ads: false,
+        events: WireEvents {
+            wire_common,
+            events,
+        },
+    }
+}
+
+/// Counts the bytes serde_json would write, without storing them.
+struct ByteCounter(usize);
+
+impl io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn json_len<T: Serialize>(value: &T) -> usize {
+    let mut counter = ByteCounter(0);
+    // Serialising these plain structs cannot fail, and the writer never fails.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// Serialises one request body (compact JSON, UTF-8) for the events of one client.
+///
+/// Meant for at most [`MAX_EVENTS_PER_REQUEST`] events (use [`batch_sizes`]); it
+/// serialises whatever it is given. `app_name` and `app_version` are normalised as values;
+/// the events are written as they are (their constructors normalised them).
+pub fn request_body(common: &Common, events: &[Event]) -> Vec<u8> {
+    let wire_common = WireCommon::new(common);
+    // Serialising these plain structs into a Vec cannot fail; an empty body would be
+    // rejected by the endpoint rather than crash the host.
+    serde_json::to_vec(&wire_body(&wire_common, events)).unwrap_or_default()
+}
+
+/// Each event as the JSON object it is inside the request body ([`request_body`]'s
+/// `events[]` items: `name`, `params`, `timestamp_micros`), compact, one per event. The
+/// client id belongs to the body, not to an event, so it is in none of them.
+pub fn wire_events_json(common: &Common, events: &[Event]) -> Vec<String> {
+    let wire_common = WireCommon::new(common);
+    events
+        .iter()
+        // Serialising these plain structs into a String cannot fail.
+        .map(|e| serde_json::to_string(&WireEvent::new(&wire_common, e)).unwrap_or_default())
+        .collect()
+}
+
+/// Splits `events` into consecutive batches of at most 25 events whose [`request_body`] is
+/// smaller than 130 000 bytes, filling each batch as far as it goes. Returns the batch
+/// lengths in order; they add up to `events.len()`, and every batch holds at least one
+/// event (an event too big on its own still gets a batch of one).
+pub fn batch_sizes(common: &Common, events: &[Event]) -> Vec<usize> {
+    let wire_common = WireCommon::new(common);
+    // Body with events e1..en: the empty body, plus each event, plus n - 1 commas.
+    let empty_len = json_len(&wire_body(&wire_common, &[]));
+    let mut sizes = Vec::new();
+    let mut in_batch = 0usize;
+    let mut body_len = empty_len;
+    for event in events {
+        let event_len = json_len(&WireEvent::new(&wire_common, event));
+        if in_batch > 0
+            && (in_batch == MAX_EVENTS_PER_REQUEST || body_len + 1 + event_len >= MAX_BODY_BYTES)
+        {
+            sizes.push(in_batch);
+            in_batch = 0;
+            body_len = empty_len;
+        }
+        if in_batch > 0 {
+            body_len += 1;
+        }
+        body_len += event_len;
+        in_batch += 1;
+    }
+    if in_batch > 0 {
+        sizes.push(in_batch);
+    }
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::{Extra, PrevState, COMMON_PARAMS, MAX_PARAMS_PER_EVENT};
+
+    const CID: &str = "b05ef51d-3610-4440-bce3-6140be6d302c";
+    const SID: &str = "d0c07d56-3e3a-424a-b4f9-1f2179cc86b8";
+    const TS: u64 = 1_700_000_000_123_456;
+
+    fn common() -> Common {
+        Common {
+            client_id: CID.to_owned(),
+            app_name: "peer_golden".to_owned(),
+            app_version: "1.2.3".to_owned(),
+            os: "Linux",
+            docker: false,
+            usage_count: Some(1),
+        }
+    }
+
+    fn sid() -> Arc<str> {
+        Arc::from(SID)
+    }
+
+    fn body_text(common: &Common, events: &[Event]) -> String {
+        String::from_utf8(request_body(common, events)).unwrap()
+    }
+
+    /// The expected body of one event with the client data of `common()`, `SID` and `TS`.
+    fn golden(name: &str, category: &str, label: &str, count: i64) -> String {
+        format!(
+            concat!(
+                r#"{{"client_id":"b05ef51d-3610-4440-bce3-6140be6d302c","non_personalized_ads":false,"#,
+                r#""events":[{{"name":"{}","params":{{"event_category":"{}","event_label":"{}","#,
+                r#""event_count":{},"session_id":"d0c07d56-3e3a-424a-b4f9-1f2179cc86b8","#,
+                r#""app_name":"peer_golden","app_version":"1.2.3","os":"Linux","docker":"False","#,
+                r#""usage_count":1,"usage_group":"first_usage"}},"timestamp_micros":1700000000123456}}]}}"#
+            ),
+            name, category, label, count
+        )
+    }
+
+    // ---- golden bodies, one per kind ----
+
+    #[test]
+    fn golden_custom_event() {
+        let e = Event::custom("cat", "act", "lbl", 3, sid(), TS).unwrap();
+        let expected = r#"{"client_id":"b05ef51d-3610-4440-bce3-6140be6d302c","non_personalized_ads":false,"events":[{"name":"act","params":{"event_category":"cat","event_label":"lbl","event_count":3,"session_id":"d0c07d56-3e3a-424a-b4f9-1f2179cc86b8","app_name":"peer_golden","app_version":"1.2.3","os":"Linux","docker":"False","usage_count":1,"usage_group":"first_usage"},"timestamp_micros":1700000000123456}]}"#;
+        assert_eq!(body_text(&common(), &[e]), expected);
+    }
+
+    #[test]
+    fn golden_session_start() {
+        let e = Event::session_start("cat", sid(), TS);
+        assert_eq!(
+            body_text(&common(), &[e]),
+            golden("session", "cat", "start", 1)
+        );
+    }
+
+    #[test]
+    fn golden_session_end() {
+        let e = Event::session_end("cat", sid(), TS);
+        assert_eq!(
+            body_text(&common(), &[e]),
+            golden("session", "cat", "end", 1)
+        );
+    }
+
+    #[test]
+    fn golden_error() {
+        let e = Event::error("cat", "cannot open ~/model.xml", sid(), TS);
+        assert_eq!(
+            body_text(&common(), &[e]),
+            golden("error_", "cat", "cannot open ~/model.xml", 1)
+        );
+    }
+
+    #[test]
+    fn golden_stack_trace() {
+        let e = Event::stack_trace("cat", "#0 main\n#1 start", sid(), TS);
+        assert_eq!(
+            body_text(&common(), &[e]),
+            golden("stack_trace", "cat", "#0 main #1 start", 1)
+        );
+    }
+
+    #[test]
+    fn golden_opt_in() {
+        let e = Event::opt_in(PrevState::Undefined, sid(), TS);
+        assert_eq!(
+            body_text(&common(), &[e]),
+            golden(
+                "accepted",
+                "opt_in",
+                "{prev_state:undefined, new_state: accepted}",
+                1
+            )
+        );
+        let e = Event::opt_in(PrevState::Declined, sid(), TS);
+        assert_eq!(
+            body_text(&common(), &[e]),
+            golden(
+                "accepted",
+                "opt_in",
+                "{prev_state:declined, new_state: accepted}",
+                1
+            )
+        );
+    }
+
+    #[test]
+    fn golden_without_usage_in_docker_with_two_events() {
+        let c = Common {
+            usage_count: None,
+            docker: true,
+            ..common()
+        };
+        let events = [
+            Event::session_start("c", sid(), 1),
+            Event::custom("c", "a", "l", -7, Arc::from("s2"), 2).unwrap(),
+        ];
+        let expected = concat!(
+            r#"{"client_id":"b05ef51d-3610-4440-bce3-6140be6d302c","non_personalized_ads":false,"events":["#,
+            r#"{"name":"session","params":{"event_category":"c","event_label":"start","event_count":1,"#,
+            r#""session_id":"d0c07d56-3e3a-424a-b4f9-1f2179cc86b8","app_name":"peer_golden","app_version":"1.2.3","#,
+            r#""os":"Linux","docker":"True"},"timestamp_micros":1},"#,
+            r#"{"name":"a","params":{"event_category":"c","event_label":"l","event_count":-7,"#,
+            r#""session_id":"s2","app_name":"peer_golden","app_version":"1.2.3","#,
+            r#""os":"Linux","docker":"True"},"timestamp_micros":2}]}"#
+        );
+        assert_eq!(body_text(&c, &events), expected);
+    }
+
+    #[test]
+    fn wire_events_json_are_the_bodys_events_without_the_client_id() {
+        let events = [
+            Event::session_start("c", sid(), 1),
+            Event::custom("c", "a", "l\"x", -7, Arc::from("s2"), 2).unwrap(),
+        ];
+        let lines = wire_events_json(&common(), &events);
+        let body: serde_json::Value =
+            serde_json::from_slice(&request_body(&common(), &events)).unwrap();
+        let from_body: Vec<String> = body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        assert_eq!(lines, from_body);
+        assert!(lines.iter().all(|l| !l.contains(CID)));
+    }
+
+    #[test]
+    fn body_escapes_json_and_normalises_app_values() {
+        let c = Common {
+            app_name: "app\n\"x\"\\".to_owned(),
+            app_version: "v".repeat(150),
+            ..common()
+        };
+        let e = Event::custom("ü\"", "act", "a\\b", 1, sid(), TS).unwrap();
+        let body = body_text(&c, &[e]);
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let params = &parsed["events"][0]["params"];
+        assert_eq!(params["app_name"], "app \"x\"\\");
+        assert_eq!(params["app_version"], "v".repeat(100).as_str());
+        assert_eq!(params["event_category"], "ü\"");
+        assert_eq!(params["event_label"], "a\\b");
+        let keys: Vec<&str> = parsed
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["client_id", "non_personalized_ads", "events"]);
+    }
+
+    #[test]
+    fn empty_request_body_is_valid_json() {
+        assert_eq!(
+            body_text(&common(), &[]),
+            r#"{"client_id":"b05ef51d-3610-4440-bce3-6140be6d302c","non_personalized_ads":false,"events":[]}"#
+        );
+    }
+
+    // ---- batching ----
+
+    fn small_events(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| Event::custom("cat", "act", &format!("l{i}"), 1, sid(), TS).unwrap())
+            .collect()
+    }
+
+    fn big_event(label_bytes: usize) -> Event {
+        // Built directly: constructors would cut the label to 100 characters.
+        Event {
+            label: "x".repeat(label_bytes),
+            ..Event::session_start("cat", sid(), TS)
+        }
+    }
+
+    #[test]
+    fn batch_sizes_caps_at_25_events() {
+        assert_eq!(batch_sizes(&common(), &small_events(60)), [25, 25, 10]);
+        assert_eq!(batch_sizes(&common(), &small_events(25)), [25]);
+        assert_eq!(batch_sizes(&common(), &small_events(1)), [1]);
+        assert!(batch_sizes(&common(), &[]).is_empty());
+    }
+
+    #[test]
+    fn batch_sizes_keeps_bodies_under_130_kb_and_fills_them() {
+        let c = common();
+        let events: Vec<Event> = (0..40).map(|i| big_event(20_000 + i * 97)).collect();
+        let sizes = batch_sizes(&c, &events);
+        assert_eq!(sizes.iter().sum::<usize>(), events.len());
+        let mut at = 0;
+        for (k, &n) in sizes.iter().enumerate() {
+            assert!((1..=MAX_EVENTS_PER_REQUEST).contains(&n));
+            let batch = &events[at..at + n];
+            assert!(request_body(&c, batch).len() < MAX_BODY_BYTES);
+            if k + 1 < sizes.len() {
+                // One more event would have broken the limit.
+                assert!(request_body(&c, &events[at..at + n + 1]).len() >= MAX_BODY_BYTES);
+            }
+            at += n;
+        }
+        assert!(
+            sizes.len() > 1 && sizes[0] < MAX_EVENTS_PER_REQUEST,
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
+    fn batch_sizes_gives_an_oversized_event_its_own_batch() {
+        let events = [big_event(10), big_event(200_000), big_event(10)];
+        assert_eq!(batch_sizes(&common(), &events), [1, 1, 1]);
+    }
+
+    /// The widest value an event can carry: 100 characters (normalised) of 4 bytes each.
+    /// serde_json writes non-ASCII as it is; only `"` and `\` (2 bytes) and control
+    /// characters (gone after normalisation) are escaped, so no character takes more.
+    fn widest_value() -> String {
+        normalise_value(&"😀".repeat(200))
+    }
+
+    /// The widest event a constructor makes, and the widest `crash` event: as many extra
+    /// parameters as GA4 allows, every value at its widest.
+    fn widest_events() -> (Event, Event) {
+        let wide = widest_value();
+        let uuid = Arc::<str>::from(SID);
+        let plain = Event::custom(&wide, &"a".repeat(40), &wide, i64::MIN, uuid, u64::MAX);
+        let plain = plain.unwrap();
+        let params = (0..MAX_PARAMS_PER_EVENT - COMMON_PARAMS)
+            .map(|i| (format!("frame_{i}"), wide.clone()))
+            .collect();
+        let extra = Extra {
+            app_name: wide.clone(),
+            app_version: wide.clone(),
+            params,
+        };
+        let crash = Event {
+            extra: Some(Box::new(extra)),
+            ..plain.clone()
+        };
+        (plain, crash)
+    }
+
+    /// Why [`batch_sizes`] exists: 25 events from the constructors always fit one request
+    /// (49 kB at their widest), but 25 `crash` events whose frame values are 100
+    /// characters of 4 bytes do not (204 kB; 15 fit), so the byte limit can cut a batch
+    /// short.
+    #[test]
+    fn only_wide_crash_events_can_break_the_body_limit() {
+        let wide = Common {
+            app_name: widest_value(),
+            app_version: widest_value(),
+            usage_count: Some(u64::MAX),
+            ..common()
+        };
+        let (plain, crash) = widest_events();
+        let plains = vec![plain; MAX_EVENTS_PER_REQUEST];
+        let plain_len = request_body(&wide, &plains).len();
+        assert!(plain_len < MAX_BODY_BYTES / 2, "{plain_len}");
+        assert_eq!(batch_sizes(&wide, &plains), [MAX_EVENTS_PER_REQUEST]);
+
+        let crashes = vec![crash; MAX_EVENTS_PER_REQUEST];
+        let crash_len = request_body(&wide, &crashes).len();
+        assert!(crash_len > MAX_BODY_BYTES, "{crash_len}");
+        let sizes = batch_sizes(&wide, &crashes);
+        assert!(sizes.len() > 1, "{sizes:?}");
+        let mut at = 0;
+        for n in sizes {
+            assert!(request_body(&wide, &crashes[at..at + n]).len() < MAX_BODY_BYTES);
+            at += n;
+        }
+    }
+
+    #[test]
+    fn predicted_body_length_matches_serialisation() {
+        let c = Common {
+            usage_count: Some(4242),
+            ..common()
+        };
+        let wire_common = WireCommon::new(&c);
+        let events: Vec<Event> = (0..7)
+            .map(|i| {
+                Event::custom("ç\"at", "a", &"é\\".repeat(i * 7), i as i64 - 3, sid(), TS).unwrap()
+            })
+            .collect();
+        let empty = json_len(&wire_body(&wire_common, &[]));
+        let sum: usize = events
+            .iter()
+            .map(|e| json_len(&WireEvent::new(&wire_common, e)))
+            .sum();
+        assert_eq!(
+            empty + sum + events.len() - 1,
+            request_body(&c, &events).len()
+        );
+    }
+}
