@@ -225,7 +225,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::event::{Extra, PrevState, COMMON_PARAMS, MAX_PARAMS_PER_EVENT};
+    use crate::event::{Extra, PrevState, COMMON_PARAMS, MAX_NAME_CHARS, MAX_PARAMS_PER_EVENT};
 
     const CID: &str = "b05ef51d-3610-4440-bce3-6140be6d302c";
     const SID: &str = "d0c07d56-3e3a-424a-b4f9-1f2179cc86b8";
@@ -274,63 +274,38 @@ mod tests {
     }
 
     #[test]
-    fn golden_session_start() {
-        let e = Event::session_start("cat", sid(), TS);
-        assert_eq!(
-            body_text(&common(), &[e]),
-            golden("session", "cat", "start", 1)
-        );
-    }
-
-    #[test]
-    fn golden_session_end() {
-        let e = Event::session_end("cat", sid(), TS);
-        assert_eq!(
-            body_text(&common(), &[e]),
-            golden("session", "cat", "end", 1)
-        );
-    }
-
-    #[test]
-    fn golden_error() {
-        let e = Event::error("cat", "cannot open ~/model.xml", sid(), TS);
-        assert_eq!(
-            body_text(&common(), &[e]),
-            golden("error_", "cat", "cannot open ~/model.xml", 1)
-        );
-    }
-
-    #[test]
-    fn golden_stack_trace() {
-        let e = Event::stack_trace("cat", "#0 main\n#1 start", sid(), TS);
-        assert_eq!(
-            body_text(&common(), &[e]),
-            golden("stack_trace", "cat", "#0 main #1 start", 1)
-        );
-    }
-
-    #[test]
-    fn golden_opt_in() {
-        let e = Event::opt_in(PrevState::Undefined, sid(), TS);
-        assert_eq!(
-            body_text(&common(), &[e]),
-            golden(
-                "accepted",
-                "opt_in",
-                "{prev_state:undefined, new_state: accepted}",
-                1
-            )
-        );
-        let e = Event::opt_in(PrevState::Declined, sid(), TS);
-        assert_eq!(
-            body_text(&common(), &[e]),
-            golden(
-                "accepted",
-                "opt_in",
-                "{prev_state:declined, new_state: accepted}",
-                1
-            )
-        );
+    fn golden_fixed_events() {
+        let undefined = "{prev_state:undefined, new_state: accepted}";
+        let declined = "{prev_state:declined, new_state: accepted}";
+        let cases = [
+            (
+                Event::session_start("cat", sid(), TS),
+                golden("session", "cat", "start", 1),
+            ),
+            (
+                Event::session_end("cat", sid(), TS),
+                golden("session", "cat", "end", 1),
+            ),
+            (
+                Event::error("cat", "cannot open ~/model.xml", sid(), TS),
+                golden("error_", "cat", "cannot open ~/model.xml", 1),
+            ),
+            (
+                Event::stack_trace("cat", "#0 main\n#1 start", sid(), TS),
+                golden("stack_trace", "cat", "#0 main #1 start", 1),
+            ),
+            (
+                Event::opt_in(PrevState::Undefined, sid(), TS),
+                golden("accepted", "opt_in", undefined, 1),
+            ),
+            (
+                Event::opt_in(PrevState::Declined, sid(), TS),
+                golden("accepted", "opt_in", declined, 1),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(body_text(&common(), &[event]), expected);
+        }
     }
 
     #[test]
@@ -460,20 +435,25 @@ mod tests {
         assert_eq!(batch_sizes(&common(), &events), [1, 1, 1]);
     }
 
-    /// The widest value an event can carry: 100 characters (normalised) of 4 bytes each.
-    /// serde_json writes non-ASCII as it is; only `"` and `\` (2 bytes) and control
-    /// characters (gone after normalisation) are escaped, so no character takes more.
-    fn widest_value() -> String {
-        normalise_value(&"😀".repeat(200))
-    }
+    /// Why [`batch_sizes`] exists: 25 events from the constructors always fit one request
+    /// (49 kB at their widest: every value 100 characters of 4 bytes; serde_json escapes
+    /// nothing wider, control characters being gone), but 25 `crash` events whose 15 extra
+    /// values are as wide do not (204 kB), so the byte limit can cut a batch short.
+    #[test]
+    fn only_wide_crash_events_can_break_the_body_limit() {
+        let wide = normalise_value(&"😀".repeat(200));
+        let c = Common {
+            app_name: wide.clone(),
+            app_version: wide.clone(),
+            usage_count: Some(u64::MAX),
+            ..common()
+        };
+        let action = "a".repeat(MAX_NAME_CHARS);
+        let plain = Event::custom(&wide, &action, &wide, i64::MIN, sid(), u64::MAX).unwrap();
+        let plains = vec![plain.clone(); MAX_EVENTS_PER_REQUEST];
+        assert!(request_body(&c, &plains).len() < MAX_BODY_BYTES / 2);
+        assert_eq!(batch_sizes(&c, &plains), [MAX_EVENTS_PER_REQUEST]);
 
-    /// The widest event a constructor makes, and the widest `crash` event: as many extra
-    /// parameters as GA4 allows, every value at its widest.
-    fn widest_events() -> (Event, Event) {
-        let wide = widest_value();
-        let uuid = Arc::<str>::from(SID);
-        let plain = Event::custom(&wide, &"a".repeat(40), &wide, i64::MIN, uuid, u64::MAX);
-        let plain = plain.unwrap();
         let params = (0..MAX_PARAMS_PER_EVENT - COMMON_PARAMS)
             .map(|i| (format!("frame_{i}"), wide.clone()))
             .collect();
@@ -484,39 +464,11 @@ mod tests {
         };
         let crash = Event {
             extra: Some(Box::new(extra)),
-            ..plain.clone()
+            ..plain
         };
-        (plain, crash)
-    }
-
-    /// Why [`batch_sizes`] exists: 25 events from the constructors always fit one request
-    /// (49 kB at their widest), but 25 `crash` events whose frame values are 100
-    /// characters of 4 bytes do not (204 kB; 15 fit), so the byte limit can cut a batch
-    /// short.
-    #[test]
-    fn only_wide_crash_events_can_break_the_body_limit() {
-        let wide = Common {
-            app_name: widest_value(),
-            app_version: widest_value(),
-            usage_count: Some(u64::MAX),
-            ..common()
-        };
-        let (plain, crash) = widest_events();
-        let plains = vec![plain; MAX_EVENTS_PER_REQUEST];
-        let plain_len = request_body(&wide, &plains).len();
-        assert!(plain_len < MAX_BODY_BYTES / 2, "{plain_len}");
-        assert_eq!(batch_sizes(&wide, &plains), [MAX_EVENTS_PER_REQUEST]);
-
         let crashes = vec![crash; MAX_EVENTS_PER_REQUEST];
-        let crash_len = request_body(&wide, &crashes).len();
-        assert!(crash_len > MAX_BODY_BYTES, "{crash_len}");
-        let sizes = batch_sizes(&wide, &crashes);
-        assert!(sizes.len() > 1, "{sizes:?}");
-        let mut at = 0;
-        for n in sizes {
-            assert!(request_body(&wide, &crashes[at..at + n]).len() < MAX_BODY_BYTES);
-            at += n;
-        }
+        assert!(request_body(&c, &crashes).len() > MAX_BODY_BYTES);
+        assert_eq!(batch_sizes(&c, &crashes), [15, 10]);
     }
 
     #[test]
