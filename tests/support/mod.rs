@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod own_process;
 pub mod procs;
 pub mod pty;
 pub mod server;
