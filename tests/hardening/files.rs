@@ -4,7 +4,8 @@ use super::*;
 
 #[test]
 fn home_is_a_file_disables_with_a_reason_and_leaves_the_file_alone() {
-    let base = temp_dir("home-file");
+    let base_dir = scratch_dir("home-file");
+    let base = base_dir.path();
     let home = base.join("home");
     fs::write(&home, "not a directory").unwrap();
     let mut cmd = probe_command(None, &closed_port_url(), &["event:c:a:l:1", "shutdown:0"]);
@@ -27,13 +28,14 @@ fn home_is_a_file_disables_with_a_reason_and_leaves_the_file_alone() {
         }
     }
     assert_eq!(fs::read_to_string(&home).unwrap(), "not a directory");
-    assert_eq!(names_in(&base), ["home"]);
+    assert_eq!(names_in(base), ["home"]);
 }
 
 #[test]
 fn a_consent_path_that_is_a_directory_a_fifo_or_a_symlink_counts_as_declined() {
     let server = TestServer::start(Mode::Ok204);
-    let outside = temp_dir("outside");
+    let outside_dir = scratch_dir("outside");
+    let outside = outside_dir.path();
     let victim = outside.join("victim");
     fs::write(&victim, "1").unwrap();
     for (kind, expected) in [
@@ -85,13 +87,14 @@ fn a_consent_path_that_is_a_directory_a_fifo_or_a_symlink_counts_as_declined() {
     }
     assert!(server.events().iter().all(|e| e["name"] != "a"));
     assert_eq!(fs::read_to_string(&victim).unwrap(), "1");
-    assert_eq!(names_in(&outside), ["victim"]);
+    assert_eq!(names_in(outside), ["victim"]);
 }
 
 #[test]
 fn planted_symlinks_are_never_written_through() {
     {
-        let outside = temp_dir("victims");
+        let outside_dir = scratch_dir("victims");
+        let outside = outside_dir.path();
         let dir = accepted_dir("planted");
         let mut victims = Vec::new();
         let mut plant = |name: &str| {
@@ -132,10 +135,10 @@ fn planted_symlinks_are_never_written_through() {
             );
         }
         assert_eq!(
-            names_in(&outside).len(),
+            names_in(outside).len(),
             victims.len(),
             "{:?}",
-            names_in(&outside)
+            names_in(outside)
         );
     }
 }

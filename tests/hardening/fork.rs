@@ -207,7 +207,9 @@ fn run_fork_while_sending(test: &str, mode: &'static str) -> String {
 #[test]
 fn forking_50_times_while_4_threads_send_never_deadlocks_parent_or_child() {
     run_fork_while_sending(
-        rusty_fork_test_name!(forking_50_times_while_4_threads_send_never_deadlocks_parent_or_child),
+        rusty_fork_test_name!(
+            forking_50_times_while_4_threads_send_never_deadlocks_parent_or_child
+        ),
         "up",
     );
 }

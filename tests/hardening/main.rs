@@ -14,8 +14,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod fork;
 mod files;
+mod fork;
 mod host;
 mod load;
 mod mounts;
@@ -40,12 +40,13 @@ use openvino_telemetry::spool::{PENDING_PREFIX, SPOOL_FILE};
 use openvino_telemetry::stats::STATS_FILE;
 use openvino_telemetry::telemetry::DEFAULT_API_SECRET;
 use openvino_telemetry::{Counters, Error, Options, Telemetry};
-use serde_json::Value;
-use support::server::{Mode, TestServer};
 use rusty_fork::rusty_fork_test_name;
+use serde_json::Value;
 use support::own_process::run_in_own_process;
 use support::procs::{accepted_dir, names_in, opt_in_out};
-use support::{probe, temp_dir};
+use support::server::{Mode, TestServer};
+use support::{probe, scratch_dir, temp_dir};
+use tempfile::TempDir;
 
 const LONG: Duration = Duration::from_secs(20);
 /// Every child process is killed (and the test failed) after this long.

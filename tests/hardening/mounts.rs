@@ -30,8 +30,10 @@ fn home_unset_or_empty_falls_back_to_the_account_home_and_never_crashes() {
     );
     let server = TestServer::start(Mode::Ok204);
     // Inside the namespace the account's home is an empty directory: no decision there.
-    let empty = temp_dir("fake-home");
-    let accepted = temp_dir("fake-home-accepted");
+    let empty_dir = scratch_dir("fake-home");
+    let empty = empty_dir.path();
+    let accepted_dir = scratch_dir("fake-home-accepted");
+    let accepted = accepted_dir.path();
     consent::set(&accepted.join("intel"), true).unwrap();
     let script = r#"
         mount --bind "$1" "$3" || { echo MOUNT-FAILED; exit 99; }
@@ -71,7 +73,7 @@ fn home_unset_or_empty_falls_back_to_the_account_home_and_never_crashes() {
         out.contains("listing= \n") || out.contains("listing=\n"),
         "{out}"
     );
-    assert!(names_in(&empty).is_empty());
+    assert!(names_in(empty).is_empty());
     // A decision in the account home is honoured.
     assert!(out.contains("enabled=true"), "{out}");
     assert_eq!(labels_of(&server.events(), "fallback").len(), 1, "{out}");
@@ -132,7 +134,8 @@ fn a_read_only_config_directory_degrades_with_reasons_and_writes_nothing() {
 #[test]
 #[ignore = "needs a private mount namespace (root; not in a chroot): scripts/test runs it where it can"]
 fn a_full_disk_degrades_and_leaves_no_partial_file() {
-    let mount_point = temp_dir("tmpfs");
+    let mount_point_dir = scratch_dir("tmpfs");
+    let mount_point = mount_point_dir.path();
     let script = r#"
         M="$1"
         mount -t tmpfs -o size=64k,mode=0755 tmpfs "$M" || { echo MOUNT-FAILED; exit 99; }
@@ -181,7 +184,7 @@ fn a_full_disk_degrades_and_leaves_no_partial_file() {
         );
     }
     // The namespace's tmpfs is gone with it.
-    assert!(names_in(&mount_point).is_empty());
+    assert!(names_in(mount_point).is_empty());
 }
 
 /// A claimed spool whose events cannot be written back (full disk) must not be deleted:
@@ -191,7 +194,8 @@ fn a_full_disk_degrades_and_leaves_no_partial_file() {
 #[ignore = "needs a private mount namespace (root; not in a chroot): scripts/test runs it where it can"]
 fn spooled_events_survive_a_run_that_cannot_write_them_back() {
     let server = TestServer::start(Mode::Ok204);
-    let mount_point = temp_dir("tmpfs-respool");
+    let mount_point_dir = scratch_dir("tmpfs-respool");
+    let mount_point = mount_point_dir.path();
     let seed = temp_dir("respool-seed").join("spool");
     let now = now_micros();
     let events: Vec<(String, u64)> = (0..3).map(|i| (format!("kept{i}"), now - i)).collect();

@@ -4,7 +4,8 @@ use super::*;
 
 #[test]
 fn every_file_is_0600_and_the_directory_0700_whatever_the_umask() {
-    let base = temp_dir("modes");
+    let base_dir = scratch_dir("modes");
+    let base = base_dir.path();
     let dir = base.join("intel");
     let script = r#"
         umask 000
@@ -40,12 +41,13 @@ fn every_file_is_0600_and_the_directory_0700_whatever_the_umask() {
 struct SelfSignedServer {
     child: std::process::Child,
     port: u16,
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl SelfSignedServer {
     fn start() -> SelfSignedServer {
-        let dir = temp_dir("tls");
+        let temp = scratch_dir("tls");
+        let dir = temp.path();
         let status = Command::new("openssl")
             .args([
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -98,7 +100,11 @@ impl SelfSignedServer {
         thread::spawn(move || {
             let _ = std::io::copy(&mut stdout, &mut file);
         });
-        SelfSignedServer { child, port, dir }
+        SelfSignedServer {
+            child,
+            port,
+            dir: temp,
+        }
     }
 
     fn output(&mut self) -> String {
@@ -108,7 +114,7 @@ impl SelfSignedServer {
         let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
         format!(
             "{}{err}",
-            fs::read_to_string(self.dir.join("s_server.log")).unwrap_or_default()
+            fs::read_to_string(self.dir.path().join("s_server.log")).unwrap_or_default()
         )
     }
 }
@@ -165,7 +171,7 @@ fn a_self_signed_https_server_on_loopback_is_refused() {
         refused.contains("UnknownIssuer") || refused.contains("certificate"),
         "{refused}"
     );
-    let pem = fs::read(server.dir.join("cert.pem")).unwrap();
+    let pem = fs::read(server.dir.path().join("cert.pem")).unwrap();
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item.unwrap() {
             ureq::tls::PemItem::Certificate(cert) => Some(cert),
@@ -196,9 +202,11 @@ fn a_self_signed_https_server_on_loopback_is_refused() {
 fn nothing_secret_is_printed_outside_debug_mode() {
     let server = TestServer::start(Mode::Ok204);
     let failing = TestServer::start(Mode::Status(500));
-    let base = temp_dir("secrets");
+    let base_dir = scratch_dir("secrets");
+    let base = base_dir.path();
     let dir = base.join("intel");
-    let home = temp_dir("home");
+    let home_dir = scratch_dir("home");
+    let home = home_dir.path();
     let mut printed = String::new();
     let mut run = |cmd: Command| {
         let (output, _) = run_with_deadline(cmd, WATCHDOG);
@@ -208,7 +216,7 @@ fn nothing_secret_is_printed_outside_debug_mode() {
     let opt = |args: &[&str]| {
         let mut cmd = Command::new(opt_in_out());
         cmd.env_clear()
-            .env("HOME", &home)
+            .env("HOME", home)
             .env("OPENVINO_TELEMETRY_ENDPOINT", server.url())
             .args(args)
             .arg("--config-dir")
