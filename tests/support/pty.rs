@@ -312,19 +312,17 @@ impl Pty {
             .resize(pty_process::Size::new(rows, cols))
             .map_err(|e| format!("window size: {e}"))?;
         let command = cmd.to_command().map_err(|e| format!("redirect: {e}"))?;
-        let (leader, pid, report) = if cmd.job == Job::SessionLeader {
-            let child = command.spawn(pts).map_err(|e| e.to_string())?;
-            let pid = child.id() as i32;
-            (child, pid, None)
+        let (mut report_r, report_w) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let layer = job_control(cmd.job, report_w.as_raw_fd());
+        // SAFETY: `job_control` makes only async-signal-safe calls (see there).
+        let command = unsafe { command.pre_exec(layer) };
+        let leader = command.spawn(pts).map_err(|e| e.to_string())?;
+        drop(report_w);
+        let (pid, report) = if cmd.job == Job::SessionLeader {
+            (leader.id() as i32, None)
         } else {
-            let (mut report_r, report_w) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-            let layer = job_control(cmd.job, report_w.as_raw_fd());
-            // SAFETY: `job_control` makes only async-signal-safe calls (see there).
-            let command = unsafe { command.pre_exec(layer) };
-            let child = command.spawn(pts).map_err(|e| e.to_string())?;
-            drop(report_w);
             let pid = read_i32(&mut report_r).ok_or("the session leader reported no pid")?;
-            (child, pid, Some(report_r))
+            (pid, Some(report_r))
         };
         let master = Arc::new(master);
         Ok(Pty {
@@ -401,7 +399,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 // session leader). Kept to the fork, the process group and the status report.
 // ---------------------------------------------------------------------------------------
 
-/// Signals an interactive shell ignores; the command gets them back at their defaults.
+/// Signals an interactive shell ignores; the command gets them at their defaults, whatever
+/// the test process inherited.
 const JOB_CONTROL_SIGNALS: [libc::c_int; 5] = [
     libc::SIGINT,
     libc::SIGQUIT,
@@ -410,11 +409,16 @@ const JOB_CONTROL_SIGNALS: [libc::c_int; 5] = [
     libc::SIGTTOU,
 ];
 
-/// The `pre_exec` step, run in the new session leader once `pty-process` made the session:
-/// forks; the child goes on to exec the command in `job`'s process group, the parent stays
-/// as the session leader and never returns. Only async-signal-safe calls, no allocation.
+/// The `pre_exec` step, run in the new session leader once `pty-process` made the session.
+/// For [`Job::SessionLeader`] it only restores the job-control signals; else it forks: the
+/// child goes on to exec the command in `job`'s process group, the parent stays as the
+/// session leader and never returns. Only async-signal-safe calls, no allocation.
 fn job_control(job: Job, report: RawFd) -> impl FnMut() -> io::Result<()> + Send + Sync {
     move || {
+        if job == Job::SessionLeader {
+            restore_job_signals();
+            return Ok(());
+        }
         // SAFETY: signal(2) and fork(2) in the freshly forked, single-threaded session
         // leader; each side makes only async-signal-safe calls before exec or _exit. The
         // test process's SIGCHLD handler (wait-timeout's) would write to a pipe that
@@ -428,9 +432,18 @@ fn job_control(job: Job, report: RawFd) -> impl FnMut() -> io::Result<()> + Send
     }
 }
 
-/// In the command's process: its own process group (made the foreground one) unless it
-/// shares the leader's. std then restores the signal defaults and executes it.
+/// Async-signal-safe: the job-control signals at their defaults.
+fn restore_job_signals() {
+    for signal in JOB_CONTROL_SIGNALS {
+        // SAFETY: signal(2) with a plain disposition.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+}
+
+/// In the command's process: the job-control signals at their defaults, and its own process
+/// group (made the foreground one) unless it shares the leader's. std then executes it.
 fn join_job(job: Job) -> io::Result<()> {
+    restore_job_signals();
     if job == Job::SharedGroup {
         return Ok(());
     }
