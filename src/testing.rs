@@ -1,14 +1,10 @@
-//! Helpers for the unit tests.
-
-use std::path::PathBuf;
-
-/// A new, empty directory under the system temp dir (never the user's `~/intel`).
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ovt-{tag}-{}-{:08x}",
-        std::process::id(),
-        crate::files::random_u32()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+//! Unit-test shim: a new, empty directory under the system temp dir, made by `tempfile` and
+//! kept (callers own it). Unit tests may use `tempfile` directly instead.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let prefix = format!("ovt-{tag}-");
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempdir()
+        .unwrap()
+        .keep()
 }

@@ -17,12 +17,16 @@ use openvino_telemetry::identity::CLIENT_ID_FILE;
 use openvino_telemetry::spool::SPOOL_FILE;
 use openvino_telemetry::stats::STATS_FILE;
 use support::pty::{Job, Pty, PtyCommand};
-use support::{probe, temp_dir};
+use support::{probe, scratch_dir};
+use tempfile::TempDir;
 
 const HANG: Duration = Duration::from_secs(20);
 
-fn config_dir(tag: &str) -> PathBuf {
-    temp_dir(tag).join("intel")
+/// `<temp>/intel`, not created; the guard removes `<temp>`.
+fn config_dir(tag: &str) -> (TempDir, PathBuf) {
+    let temp = scratch_dir(tag);
+    let dir = temp.path().join("intel");
+    (temp, dir)
 }
 
 /// The variables a developer's or CI's environment could hold that change the decision.
@@ -66,7 +70,7 @@ fn consent_file(dir: &Path) -> Option<String> {
 
 #[test]
 fn yes_stores_consent_and_sends_the_accepted_event() {
-    let dir = config_dir("yes");
+    let (_temp, dir) = config_dir("yes");
     let mut pty = start(&dir, Job::Foreground, &[]);
     pty.read_until(">>", HANG).unwrap();
     // The decline is stored before the question is asked.
@@ -93,7 +97,7 @@ fn yes_stores_consent_and_sends_the_accepted_event() {
 
 #[test]
 fn no_stores_the_decline_and_sends_nothing() {
-    let dir = config_dir("no");
+    let (_temp, dir) = config_dir("no");
     // Events kept from an earlier consent must not survive a "no".
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(SPOOL_FILE), "{}\n").unwrap();
@@ -112,7 +116,7 @@ fn no_stores_the_decline_and_sends_nothing() {
 
 #[test]
 fn other_input_reasks_then_yes_is_taken() {
-    let dir = config_dir("garbage");
+    let (_temp, dir) = config_dir("garbage");
     let mut pty = start(&dir, Job::Foreground, &[]);
     pty.read_until(">>", HANG).unwrap();
     pty.write("maybe\n").unwrap();
@@ -125,7 +129,7 @@ fn other_input_reasks_then_yes_is_taken() {
 
 #[test]
 fn no_reply_before_the_timer_means_no_collection() {
-    let dir = config_dir("timer");
+    let (_temp, dir) = config_dir("timer");
     let mut pty = start(&dir, Job::Foreground, &["--dialog-timeout-ms", "300"]);
     let out = finish(&mut pty);
     assert!(out.contains(TIMER_TEXT), "{out}");
@@ -136,7 +140,7 @@ fn no_reply_before_the_timer_means_no_collection() {
 
 #[test]
 fn closed_stdin_means_no_collection() {
-    let dir = config_dir("eof");
+    let (_temp, dir) = config_dir("eof");
     let mut pty = start(&dir, Job::Foreground, &[]);
     pty.read_until(">>", HANG).unwrap();
     pty.send_eof().unwrap();
@@ -147,7 +151,7 @@ fn closed_stdin_means_no_collection() {
 
 #[test]
 fn ctrl_c_leaves_the_decline_behind() {
-    let dir = config_dir("sigint");
+    let (_temp, dir) = config_dir("sigint");
     let mut pty = start(&dir, Job::Foreground, &[]);
     pty.read_until(">>", HANG).unwrap();
     pty.send_interrupt().unwrap();
@@ -160,7 +164,7 @@ fn ctrl_c_leaves_the_decline_behind() {
 
 #[test]
 fn a_background_job_is_never_asked_creates_nothing_and_says_why() {
-    let dir = config_dir("background");
+    let (_temp, dir) = config_dir("background");
     let mut pty = start(&dir, Job::Background, &[]);
     let out = finish(&mut pty);
     assert!(!out.contains(">>"), "{out}");
@@ -177,7 +181,7 @@ fn a_background_job_is_never_asked_creates_nothing_and_says_why() {
 
 #[test]
 fn with_the_dialog_option_off_a_terminal_is_not_asked_and_the_reason_says_so() {
-    let dir = config_dir("option-off");
+    let (_temp, dir) = config_dir("option-off");
     let mut cmd = PtyCommand::new(probe());
     cmd.args(["--config-dir", dir.to_str().unwrap(), "session:tool"]);
     for name in CLEARED {
@@ -197,9 +201,9 @@ fn with_the_dialog_option_off_a_terminal_is_not_asked_and_the_reason_says_so() {
 /// file holds any of the dialog.
 #[test]
 fn stdout_and_stderr_in_files_the_dialog_still_asks_on_the_terminal() {
-    let dir = config_dir("redirected");
-    let files = temp_dir("redirected-out");
-    let (out_path, err_path) = (files.join("out.txt"), files.join("log"));
+    let (_temp, dir) = config_dir("redirected");
+    let files = scratch_dir("redirected-out");
+    let (out_path, err_path) = (files.path().join("out.txt"), files.path().join("log"));
     let mut pty = command(&dir, Job::Foreground, &[])
         .stdout_file(&out_path)
         .stderr_file(&err_path)
@@ -228,13 +232,12 @@ fn stdout_and_stderr_in_files_the_dialog_still_asks_on_the_terminal() {
             assert!(!file.contains(text), "{text:?} leaked into a file: {file}");
         }
     }
-    fs::remove_dir_all(files).unwrap();
 }
 
 /// `sh -c 'tool …; …'`: the tool is not a process-group leader, but in the foreground group.
 #[test]
 fn a_tool_started_by_a_wrapper_script_is_asked() {
-    let dir = config_dir("wrapper");
+    let (_temp, dir) = config_dir("wrapper");
     let mut cmd = PtyCommand::new("/bin/sh");
     cmd.args(["-c", "\"$0\" \"$@\"; status=$?; exit $status"]);
     cmd.arg(probe());
@@ -262,7 +265,7 @@ fn a_tool_started_by_a_wrapper_script_is_asked() {
 
 #[test]
 fn a_stored_decision_is_never_asked_again() {
-    let dir = config_dir("stored");
+    let (_temp, dir) = config_dir("stored");
     openvino_telemetry::consent::write(&dir, false).unwrap();
     let mut pty = start(&dir, Job::Foreground, &[]);
     let out = finish(&mut pty);
@@ -272,7 +275,7 @@ fn a_stored_decision_is_never_asked_again() {
 
 #[test]
 fn without_a_terminal_there_is_no_dialog_and_no_file() {
-    let dir = config_dir("pipe");
+    let (_temp, dir) = config_dir("pipe");
     let mut cmd = Command::new(probe());
     cmd.args([
         "--config-dir",

@@ -3,11 +3,9 @@
 //! the terminal itself, so the probe's own lines (stderr) and the dialog both reach the
 //! terminal unless a test redirects stdout and stderr to files.
 //!
-//! The probe binary: `cargo test` builds the examples before it runs integration tests, into
-//! `<target>/<profile>/examples/`, while this test runs from `<target>/<profile>/deps/`. So the
-//! probe is found from `std::env::current_exe()` → parent (`deps`) → parent → `examples`.
-//! Selecting only this test (`cargo test --test dialog`) does not build examples: run
-//! `cargo build --examples` first, or use plain `cargo test`.
+//! The probe binary is found beside the test binary (`support::example`). Selecting only this
+//! test (`cargo test --test dialog`) does not build examples: run `cargo build --examples`
+//! first, or use plain `cargo test`.
 //!
 //! Timeouts here are hang bounds only; no test measures time.
 #![cfg(unix)]
@@ -23,26 +21,13 @@ use openvino_telemetry::dialog::{
     ACCEPTED_TEXT, DECLINED_TEXT, MESSAGE, NO_ANSWER_TEXT, SHORT_PROMPT, TIMER_TEXT,
 };
 use support::pty::{Job, Pty, PtyCommand};
-use support::temp_dir;
+use support::scratch_dir;
 
 /// Gross bound for anything that should happen at once.
 const HANG: Duration = Duration::from_secs(10);
 
 fn probe() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in <target>/<profile>/deps");
-    let probe = profile_dir
-        .join("examples")
-        .join(format!("dialog_probe{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        probe.is_file(),
-        "{} is missing: run `cargo test` (which builds examples) or `cargo build --examples`",
-        probe.display()
-    );
-    probe
+    support::example("dialog_probe")
 }
 
 /// The probe as the foreground job of a new terminal, with colours off unless asked.
@@ -246,8 +231,8 @@ fn piped_stdin_cannot_prompt_and_says_why() {
 /// the answer works, and neither file holds any of it.
 #[test]
 fn stdout_and_stderr_redirected_to_files_still_show_the_dialog_on_the_terminal() {
-    let dir = temp_dir("dialog-redirect");
-    let (out, err) = (dir.join("out.txt"), dir.join("log"));
+    let dir = scratch_dir("dialog-redirect");
+    let (out, err) = (dir.path().join("out.txt"), dir.path().join("log"));
     let mut pty = PtyCommand::new(probe())
         .env("NO_COLOR", "1")
         .stdout_file(&out)
@@ -278,7 +263,6 @@ fn stdout_and_stderr_redirected_to_files_still_show_the_dialog_on_the_terminal()
             assert!(!file.contains(text), "{text:?} leaked into a file: {file}");
         }
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `sh -c 'tool; …'`: the shell leads the foreground group, the tool is its child in that

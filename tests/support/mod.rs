@@ -1,19 +1,25 @@
 #![allow(dead_code)]
+pub mod own_process;
 pub mod procs;
 pub mod pty;
 pub mod server;
 
 use std::path::PathBuf;
 
-/// A new, empty directory under the system temp dir (never the user's `~/intel`).
+use tempfile::TempDir;
+
+/// A new, empty directory under the system temp dir (never the user's `~/intel`), removed
+/// when the guard drops.
+pub fn scratch_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ovt-{tag}-"))
+        .tempdir()
+        .unwrap()
+}
+
+/// As [`scratch_dir`], but the directory is left behind: for tests that keep only its path.
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ovt-{tag}-{}-{:08x}",
-        std::process::id(),
-        openvino_telemetry::files::random_u32()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch_dir(tag).keep()
 }
 
 /// An example binary built by `cargo test` (which builds examples before integration
