@@ -118,6 +118,27 @@ impl std::fmt::Debug for Installation {
     }
 }
 
+/// The record's lines known at init, the same on every platform: `app`, `version` and
+/// `cid`, each one line (control characters become spaces) of at most 100 characters.
+#[cfg_attr(
+    not(any(all(target_os = "linux", target_pointer_width = "64"), windows)),
+    allow(dead_code)
+)]
+fn fixed_lines(config: &Config) -> Vec<u8> {
+    let mut lines = Vec::new();
+    for (key, value) in [
+        ("app", &config.app_name),
+        ("version", &config.app_version),
+        ("cid", &config.client_id),
+    ] {
+        lines.extend_from_slice(key.as_bytes());
+        lines.push(b' ');
+        lines.extend(event::normalise_value(value).into_bytes());
+        lines.push(b'\n');
+    }
+    lines
+}
+
 /// Installs the handlers (or, when another handle already did, shares them).
 pub fn install(config: &Config) -> std::io::Result<Installation> {
     Ok(Installation {
