@@ -56,6 +56,18 @@ impl<const N: usize> Buf<N> {
         }
     }
 
+    /// The record file's name after the prefix, before the suffix:
+    /// `<pid>.<seconds>.<microseconds>.<token>` (see the crash module docs).
+    pub(super) fn push_record_stem(&mut self, pid: u64, now_micros: u64, token: u32) {
+        self.dec(pid);
+        self.push(b".");
+        self.dec(now_micros / 1_000_000);
+        self.push(b".");
+        self.dec(now_micros % 1_000_000);
+        self.push(b".");
+        self.hex(u64::from(token));
+    }
+
     /// The record's lines before its frames, the same on every platform: the magic line,
     /// `signal`, `time`, the fixed lines prepared at init (app, version, client id) and the
     /// C++ exception note when there is one.

@@ -370,14 +370,8 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
     let mut name = [0u16; 1200];
     let mut len = p.record_prefix.len();
     name[..len].copy_from_slice(&p.record_prefix);
-    let mut tail = Buf::<RECORD>::new();
-    tail.dec(GetCurrentProcessId() as u64);
-    tail.push(b".");
-    tail.dec(now / 1_000_000);
-    tail.push(b".");
-    tail.dec(now % 1_000_000);
-    tail.push(b".");
-    tail.hex(p.token as u64);
+    let mut tail = Buf::<64>::new();
+    tail.push_record_stem(GetCurrentProcessId() as u64, now, p.token);
     for &b in &tail.bytes[..tail.len] {
         name[len] = b as u16;
         len += 1;

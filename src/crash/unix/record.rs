@@ -92,14 +92,8 @@ pub(super) fn write_record(
     }
     let mut name = Buf::<PATH_BYTES>::new();
     name.push(&p.record_prefix);
-    // SAFETY: getpid has no preconditions.
-    name.dec(unsafe { libc::getpid() } as u64);
-    name.push(b".");
-    name.dec(now / 1_000_000);
-    name.push(b".");
-    name.dec(now % 1_000_000);
-    name.push(b".");
-    name.hex(p.token as u64);
+    // SAFETY: getpid (async-signal-safe) has no preconditions.
+    name.push_record_stem(unsafe { libc::getpid() } as u64, now, p.token);
     let stem = name.len;
     for attempt in 0..8u64 {
         name.len = stem;
