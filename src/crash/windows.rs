@@ -307,11 +307,28 @@ unsafe fn frame(buf: &mut Buf<RECORD>, ip: usize) {
     buf.push(b"\n");
 }
 
+/// Writes the record of the exception at `pointers` (to stderr in debug mode).
+///
+/// # Safety
+/// `pointers` and its exception record are valid (the filter's arguments).
 unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
-    let mut buf = Buf::<RECORD>::new();
     let mut ft = 0u64;
     GetSystemTimeAsFileTime(&mut ft);
     let now = (ft / 10).saturating_sub(11_644_473_600_000_000);
+    let buf = format_record(p, pointers, now);
+    if p.debug {
+        write_to_stderr(&buf);
+    } else {
+        write_record_file(p, &buf, now);
+    }
+}
+
+/// The record's text: the head, the frames from the faulting one on, `end`.
+///
+/// # Safety
+/// As for [`record`].
+unsafe fn format_record(p: &Prepared, pointers: *const ExceptionPointers, now: u64) -> Buf<RECORD> {
+    let mut buf = Buf::<RECORD>::new();
     let rec = (*pointers).record;
     let mut signal = Buf::<48>::new();
     exception_name((*rec).code, &mut signal);
@@ -352,21 +369,26 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
         );
     }
     buf.push(b"end\n");
-    if p.debug {
-        // Debug mode: the record goes to stderr, no file is written.
-        let err = GetStdHandle(STD_ERROR_HANDLE);
-        let mut done = 0u32;
-        if err != 0 && err != INVALID_HANDLE {
-            WriteFile(
-                err,
-                buf.bytes.as_ptr(),
-                buf.len as u32,
-                &mut done,
-                ptr::null_mut(),
-            );
-        }
-        return;
+    buf
+}
+
+/// Debug mode: the record goes to stderr, no file is written.
+unsafe fn write_to_stderr(buf: &Buf<RECORD>) {
+    let err = GetStdHandle(STD_ERROR_HANDLE);
+    let mut done = 0u32;
+    if err != 0 && err != INVALID_HANDLE {
+        WriteFile(
+            err,
+            buf.bytes.as_ptr(),
+            buf.len as u32,
+            &mut done,
+            ptr::null_mut(),
+        );
     }
+}
+
+/// Writes the record under its `.tmp` name, then renames it to its `.rec` name.
+unsafe fn write_record_file(p: &Prepared, buf: &Buf<RECORD>, now: u64) {
     let mut name = [0u16; 1200];
     let mut len = p.record_prefix.len();
     name[..len].copy_from_slice(&p.record_prefix);

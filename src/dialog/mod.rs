@@ -59,12 +59,14 @@ mod reading;
 mod text;
 
 #[cfg(unix)]
-#[path = "unix.rs"]
-mod sys;
+mod unix;
+#[cfg(unix)]
+use unix as sys;
 
 #[cfg(windows)]
-#[path = "windows.rs"]
-mod sys;
+mod windows;
+#[cfg(windows)]
+use windows as sys;
 
 #[cfg(all(test, unix))]
 mod tests;
