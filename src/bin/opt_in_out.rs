@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use openvino_telemetry::consent::{self, Consent, DecideOptions, ProcessEnv};
+use openvino_telemetry::consent::{self, Consent, ProcessEnv};
 use openvino_telemetry::event::PrevState;
 use openvino_telemetry::show::{self, Clock};
 use openvino_telemetry::telemetry::OPT_IN_OUT_MEASUREMENT_ID;
-use openvino_telemetry::{identity, sent, spool, stats, Options, Telemetry};
+use openvino_telemetry::{sent, stats, Options, Telemetry};
 
 const OPTED_IN: &str = "You have successfully opted in to send the telemetry data.";
 const OPTED_OUT: &str = "You have successfully opted out to send the telemetry data.";
@@ -181,7 +181,7 @@ fn opt_out(dir: &Path) -> openvino_telemetry::Result<()> {
 /// `--status` and `--show`, in that order, as asked.
 fn report(dir: &Path, args: &Args) -> ExitCode {
     if args.status {
-        status(dir);
+        print!("{}", show::status(dir, &ProcessEnv));
     }
     if args.show {
         return show_record(dir, args.json);
@@ -215,77 +215,5 @@ fn show_record(dir: &Path, json: bool) -> ExitCode {
             eprintln!("opt_in_out: cannot write the output: {e}");
             ExitCode::from(1)
         }
-    }
-}
-
-fn status(dir: &Path) {
-    let (stored, warning) = consent::read(dir);
-    let decision = consent::decide(
-        &DecideOptions {
-            config_dir: dir.to_path_buf(),
-            consent_dialog: false,
-            dialog_timeout: Duration::ZERO,
-            disable_in_ci: false,
-        },
-        &ProcessEnv,
-    );
-    let stored = match stored {
-        Consent::Accepted => "accepted",
-        Consent::Declined => "declined",
-        Consent::Undecided => "undecided",
-    };
-    println!("decision:   {stored}");
-    println!(
-        "telemetry:  {} ({})",
-        if decision.enabled {
-            "enabled"
-        } else {
-            "disabled"
-        },
-        decision.reason
-    );
-    if let Some(warning) = warning {
-        println!("warning:    {warning}");
-    }
-    println!("directory:  {}", dir.display());
-    println!(
-        "client id:  {}",
-        if identity::peek(dir).is_some() {
-            "present"
-        } else {
-            "none"
-        }
-    );
-    let waiting = spool::pending_count(dir);
-    println!(
-        "waiting:    {waiting} event{} on disk, not yet delivered",
-        if waiting == 1 { "" } else { "s" }
-    );
-    match (sent::size(dir), sent::read(dir)) {
-        (Some(bytes), Ok(record)) => println!(
-            "sent:       {} event{} in the last 30 days, {} (see opt_in_out --show)",
-            record.entries.len(),
-            if record.entries.len() == 1 { "" } else { "s" },
-            human_size(bytes)
-        ),
-        (Some(bytes), Err(e)) => println!("sent:       {}, unreadable: {e}", human_size(bytes)),
-        (None, _) => println!("sent:       nothing recorded"),
-    }
-    println!(
-        "crashes:    {} waiting to be reported",
-        openvino_telemetry::crash::pending_records(dir)
-    );
-    if let Some(name) = consent::detect_ci(&ProcessEnv) {
-        println!(
-            "ci:         detected ({name}); tools that disable telemetry in CI send nothing here"
-        );
-    }
-}
-
-fn human_size(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{:.1} KiB ({bytes} bytes)", bytes as f64 / 1024.0)
     }
 }

@@ -1,6 +1,7 @@
-//! The fixed buffer crash records are formatted into, shared by the Unix signal handler and
-//! the Windows exception filter: no allocation, no formatting machinery, only copies and
-//! digit arithmetic that cannot panic. Async-signal-safe.
+//! What the Unix signal handler and the Windows exception filter share: the fixed buffer a
+//! record is formatted into (no allocation, no formatting machinery, only copies and digit
+//! arithmetic that cannot panic), the record's first lines, and the consent re-check.
+//! Async-signal-safe: nothing here calls the system but through the function it is given.
 
 /// A fixed buffer; what does not fit is cut.
 pub(super) struct Buf<const N: usize> {
@@ -46,7 +47,6 @@ impl<const N: usize> Buf<N> {
         }
         self.push(&digits[i..]);
     }
-    #[cfg_attr(windows, allow(dead_code))] // the build id: ELF notes only
     pub(super) fn hex_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.push(&[
@@ -55,4 +55,71 @@ impl<const N: usize> Buf<N> {
             ]);
         }
     }
+
+    /// The record file's name after the prefix, before the suffix:
+    /// `<pid>.<seconds>.<microseconds>.<token>` (see the crash module docs).
+    pub(super) fn push_record_stem(&mut self, pid: u64, now_micros: u64, token: u32) {
+        self.dec(pid);
+        self.push(b".");
+        self.dec(now_micros / 1_000_000);
+        self.push(b".");
+        self.dec(now_micros % 1_000_000);
+        self.push(b".");
+        self.hex(u64::from(token));
+    }
+
+    /// The record's lines before its frames, the same on every platform: the magic line,
+    /// `signal`, `time`, the fixed lines prepared at init (app, version, client id) and the
+    /// C++ exception note when there is one.
+    pub(super) fn push_head(&mut self, signal: &[u8], now_micros: u64, fixed_lines: &[u8]) {
+        self.push(super::MAGIC.as_bytes());
+        self.push(b"\nsignal ");
+        self.push(signal);
+        self.push(b"\ntime ");
+        self.dec(now_micros);
+        self.push(b"\n");
+        self.push(fixed_lines);
+        if let Some(note) = super::exception_note() {
+            self.push(b"exception ");
+            self.push(note);
+            self.push(b"\n");
+        }
+    }
+}
+
+/// Moves the first line of `text[..n]`, trimmed of ASCII whitespace, to the start of `text`;
+/// returns its length. Copies only.
+pub(super) fn first_line_trimmed(text: &mut [u8], n: usize) -> usize {
+    let read = &text[..n.min(text.len())];
+    let line_end = read
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .unwrap_or(read.len());
+    let line = &read[..line_end];
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    text.copy_within(start..end, 0);
+    end - start
+}
+
+/// Whether the decision file still says `1` and the client id file still holds
+/// `client_id`, each read with `read_first_line` (the platform's plain open/read/close).
+/// Async-signal-safe when `read_first_line` is.
+pub(super) fn consent_still_given<P: ?Sized>(
+    read_first_line: impl Fn(&P, &mut [u8; 128]) -> Option<usize>,
+    consent_path: &P,
+    cid_path: &P,
+    client_id: &[u8],
+) -> bool {
+    let mut line = [0u8; 128];
+    if read_first_line(consent_path, &mut line) != Some(1) || line[0] != b'1' {
+        return false;
+    }
+    matches!(read_first_line(cid_path, &mut line), Some(n) if line[..n] == *client_id)
 }

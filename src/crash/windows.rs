@@ -21,7 +21,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
-use super::{Config, MAGIC, PARTIAL_SUFFIX, RECORD_PREFIX, RECORD_SUFFIX};
+use super::{Config, PARTIAL_SUFFIX, RECORD_PREFIX, RECORD_SUFFIX};
 
 type Filter = unsafe extern "system" fn(*const ExceptionPointers) -> i32;
 
@@ -119,23 +119,12 @@ pub fn install(config: &Config) -> io::Result<Installed> {
         if record_prefix.len() > 1000 {
             return Err(io::Error::other("the config directory path is too long"));
         }
-        let mut fixed_lines = Vec::new();
-        for (key, value) in [
-            ("app", &config.app_name),
-            ("version", &config.app_version),
-            ("cid", &config.client_id),
-        ] {
-            fixed_lines.extend_from_slice(key.as_bytes());
-            fixed_lines.push(b' ');
-            fixed_lines.extend(crate::event::normalise_value(value).into_bytes());
-            fixed_lines.push(b'\n');
-        }
         let prepared = Box::new(Prepared {
             consent_path: wide(&dir.join(crate::consent::CONSENT_FILE)),
             cid_path: wide(&dir.join(crate::identity::CLIENT_ID_FILE)),
             client_id: config.client_id.as_bytes().to_vec(),
             record_prefix,
-            fixed_lines,
+            fixed_lines: super::fixed_lines(config),
             debug: config.debug,
             token: crate::files::random_u32(),
         });
@@ -176,7 +165,7 @@ fn retire(old: *mut Prepared) {
     }
 }
 
-fn exception_name(code: u32, out: &mut Buf<RECORD>) {
+fn exception_name(code: u32, out: &mut Buf<48>) {
     let name: &[u8] = match code {
         0xC000_0005 => b"EXCEPTION_ACCESS_VIOLATION",
         0xC000_0006 => b"EXCEPTION_IN_PAGE_ERROR",
@@ -198,12 +187,13 @@ fn exception_name(code: u32, out: &mut Buf<RECORD>) {
     out.push(name);
 }
 
-use super::buf::Buf;
+use super::buf::{self, Buf};
 
 /// Bytes of one record.
 const RECORD: usize = 6144;
 
-fn read_small(path: &[u16], out: &mut [u8; 128]) -> Option<usize> {
+/// The first line of a small file, trimmed, into `out`; its length. Plain file calls.
+fn read_first_line(path: &[u16], out: &mut [u8; 128]) -> Option<usize> {
     // SAFETY: plain file calls with a NUL-terminated path and our buffer.
     unsafe {
         let h = CreateFileW(
@@ -230,31 +220,17 @@ fn read_small(path: &[u16], out: &mut [u8; 128]) -> Option<usize> {
         if ok == 0 {
             return None;
         }
-        let text = &out[..n as usize];
-        let line_end = text
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .unwrap_or(text.len());
-        let line = &text[..line_end];
-        let start = line
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(line.len());
-        let end = line
-            .iter()
-            .rposition(|b| !b.is_ascii_whitespace())
-            .map_or(start, |e| e + 1);
-        out.copy_within(start..end, 0);
-        Some(end - start)
+        Some(buf::first_line_trimmed(out, n as usize))
     }
 }
 
 fn consent_still_given(p: &Prepared) -> bool {
-    let mut buf = [0u8; 128];
-    if read_small(&p.consent_path, &mut buf) != Some(1) || buf[0] != b'1' {
-        return false;
-    }
-    matches!(read_small(&p.cid_path, &mut buf), Some(n) if buf[..n] == p.client_id[..])
+    buf::consent_still_given(
+        read_first_line,
+        p.consent_path.as_slice(),
+        p.cid_path.as_slice(),
+        &p.client_id,
+    )
 }
 
 /// The CodeView PDB signature (GUID and age, hex) of the image at `base`, if any.
@@ -283,13 +259,7 @@ unsafe fn codeview_id(base: usize, out: &mut Buf<RECORD>) -> bool {
         if read32(entry + 12) == 2 && read32(entry + 16) >= 24 {
             let cv = base + read32(entry + 20);
             if read32(cv) == 0x5344_5352 {
-                for k in 0..20 {
-                    let b = ptr::read((cv + 4 + k) as *const u8);
-                    out.push(&[
-                        b"0123456789abcdef"[(b >> 4) as usize],
-                        b"0123456789abcdef"[(b & 15) as usize],
-                    ]);
-                }
+                out.hex_bytes(std::slice::from_raw_parts((cv + 4) as *const u8, 20));
                 return true;
             }
         }
@@ -337,24 +307,32 @@ unsafe fn frame(buf: &mut Buf<RECORD>, ip: usize) {
     buf.push(b"\n");
 }
 
+/// Writes the record of the exception at `pointers` (to stderr in debug mode).
+///
+/// # Safety
+/// `pointers` and its exception record are valid (the filter's arguments).
 unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
-    let mut buf = Buf::<RECORD>::new();
     let mut ft = 0u64;
     GetSystemTimeAsFileTime(&mut ft);
     let now = (ft / 10).saturating_sub(11_644_473_600_000_000);
-    let rec = (*pointers).record;
-    buf.push(MAGIC.as_bytes());
-    buf.push(b"\nsignal ");
-    exception_name((*rec).code, &mut buf);
-    buf.push(b"\ntime ");
-    buf.dec(now);
-    buf.push(b"\n");
-    buf.push(&p.fixed_lines);
-    if let Some(note) = super::exception_note() {
-        buf.push(b"exception ");
-        buf.push(note);
-        buf.push(b"\n");
+    let buf = format_record(p, pointers, now);
+    if p.debug {
+        write_to_stderr(&buf);
+    } else {
+        write_record_file(p, &buf, now);
     }
+}
+
+/// The record's text: the head, the frames from the faulting one on, `end`.
+///
+/// # Safety
+/// As for [`record`].
+unsafe fn format_record(p: &Prepared, pointers: *const ExceptionPointers, now: u64) -> Buf<RECORD> {
+    let mut buf = Buf::<RECORD>::new();
+    let rec = (*pointers).record;
+    let mut signal = Buf::<48>::new();
+    exception_name((*rec).code, &mut signal);
+    buf.push_head(&signal.bytes[..signal.len], now, &p.fixed_lines);
     let mut ips = [ptr::null_mut::<c_void>(); 62];
     let captured = RtlCaptureStackBackTrace(0, ips.len() as u32, ips.as_mut_ptr(), ptr::null_mut());
     let n = ips[..(captured as usize).min(ips.len())]
@@ -391,32 +369,31 @@ unsafe fn record(p: &Prepared, pointers: *const ExceptionPointers) {
         );
     }
     buf.push(b"end\n");
-    if p.debug {
-        // Debug mode: the record goes to stderr, no file is written.
-        let err = GetStdHandle(STD_ERROR_HANDLE);
-        let mut done = 0u32;
-        if err != 0 && err != INVALID_HANDLE {
-            WriteFile(
-                err,
-                buf.bytes.as_ptr(),
-                buf.len as u32,
-                &mut done,
-                ptr::null_mut(),
-            );
-        }
-        return;
+    buf
+}
+
+/// Debug mode: the record goes to stderr, no file is written.
+unsafe fn write_to_stderr(buf: &Buf<RECORD>) {
+    let err = GetStdHandle(STD_ERROR_HANDLE);
+    let mut done = 0u32;
+    if err != 0 && err != INVALID_HANDLE {
+        WriteFile(
+            err,
+            buf.bytes.as_ptr(),
+            buf.len as u32,
+            &mut done,
+            ptr::null_mut(),
+        );
     }
+}
+
+/// Writes the record under its `.tmp` name, then renames it to its `.rec` name.
+unsafe fn write_record_file(p: &Prepared, buf: &Buf<RECORD>, now: u64) {
     let mut name = [0u16; 1200];
     let mut len = p.record_prefix.len();
     name[..len].copy_from_slice(&p.record_prefix);
-    let mut tail = Buf::<RECORD>::new();
-    tail.dec(GetCurrentProcessId() as u64);
-    tail.push(b".");
-    tail.dec(now / 1_000_000);
-    tail.push(b".");
-    tail.dec(now % 1_000_000);
-    tail.push(b".");
-    tail.hex(p.token as u64);
+    let mut tail = Buf::<64>::new();
+    tail.push_record_stem(GetCurrentProcessId() as u64, now, p.token);
     for &b in &tail.bytes[..tail.len] {
         name[len] = b as u16;
         len += 1;

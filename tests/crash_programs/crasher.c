@@ -36,14 +36,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "openvino_telemetry.h"
+#include "crasher_common.h"
 
 static volatile int zero = 0;
-
-__attribute__((noinline)) void crash_null_write(void) {
-    volatile int* volatile p = NULL;
-    *p = 42;
-}
 
 __attribute__((noinline)) void crash_abort(void) { abort(); }
 
@@ -138,23 +133,9 @@ int main(int argc, char** argv) {
         ss.ss_size = sizeof small;
         sigaltstack(&ss, NULL);
     }
-    ov_telemetry_options_t* opts = NULL;
-    ov_telemetry_options_create(&opts);
-    ov_telemetry_options_set_app(opts, "crasher", "1.2.3");
-    ov_telemetry_options_set_measurement_id(opts, "G-CRASHTEST");
-    ov_telemetry_options_set_config_dir(opts, argv[2]);
-    ov_telemetry_options_set_crash_reports(opts, true);
-    ov_telemetry_t* t = NULL;
-    int status = ov_telemetry_init(opts, &t);
-    ov_telemetry_options_free(opts);
-    printf("init %d\n", status);
-    fflush(stdout);
-
+    ov_telemetry_t* t = crasher_init(argv[2]);
     if (strcmp(mode, "run") == 0) {
-        int flushed = ov_telemetry_flush(t, 10000);
-        ov_telemetry_free(t);
-        printf("flush %d\n", flushed);
-        return 0;
+        return crasher_run(t);
     }
     if (strcmp(mode, "segv") == 0 || strcmp(mode, "host-before") == 0 ||
         strcmp(mode, "nested") == 0 || strcmp(mode, "small-altstack") == 0) {
