@@ -1,5 +1,7 @@
-//! Generates include/openvino_telemetry.h with cbindgen (written only when it changed) and
-//! sets the shared library's link flags: SONAME libopenvino_telemetry.so.1, -z nodelete
+//! Generates the C header with cbindgen into OUT_DIR (tests/header.rs compares it with the
+//! committed include/openvino_telemetry.h; `OVT_UPDATE_HEADER=1 cargo build` refreshes that
+//! one) and the version constants src/ffi/version.rs includes, and sets the shared
+//! library's link flags: SONAME libopenvino_telemetry.so.1, -z nodelete
 //! (Linux); install name @rpath/libopenvino_telemetry.1.dylib (macOS).
 
 use std::env;
@@ -8,13 +10,32 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    println!("cargo:rerun-if-changed=src/ffi");
+    // cbindgen reads the whole crate, so any source file can change the header.
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed={UPDATE_HEADER}");
+    link_flags();
 
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
+    let version_rs = out.join("version.rs");
+    write_if_changed(&version_rs, version_constants().as_bytes());
+    let header = generate_header(&root, &version_rs);
+    write_if_changed(&out.join("openvino_telemetry.h"), &header);
+    if env::var(UPDATE_HEADER).is_ok_and(|v| v == "1") {
+        write_if_changed(&root.join("include/openvino_telemetry.h"), &header);
+    }
+}
+
+/// `OVT_UPDATE_HEADER=1 cargo build` refreshes the committed include/openvino_telemetry.h;
+/// any other build leaves it alone (tests/header.rs fails while it is stale).
+const UPDATE_HEADER: &str = "OVT_UPDATE_HEADER";
+
+/// The shared library's link flags.
+fn link_flags() {
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
     if target_os == "linux" {
-        let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libopenvino_telemetry.so.{major}");
         // The library runs a thread: it must never be unmapped by dlclose.
         println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
@@ -22,47 +43,47 @@ fn main() {
     if target_os == "macos" {
         // The install name a program records when it links the library: found through the
         // program's rpath, versioned by the major version like the Linux SONAME.
-        let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
         println!(
             "cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libopenvino_telemetry.{major}.dylib"
         );
     }
+}
 
-    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
-    let version_rs = out.join("version.rs");
-    fs::write(&version_rs, version_constants()).expect("can write to OUT_DIR");
+/// The header's text. When cbindgen fails, a header that says why (and makes
+/// tests/header.rs fail with it): the committed one is never touched by a failure.
+fn generate_header(root: &Path, version_rs: &Path) -> Vec<u8> {
     // cbindgen has no string constants: the version string is written from Cargo's too.
     let version = env::var("CARGO_PKG_VERSION").expect("cargo sets it");
     let macros = format!(
         "\n{C99_CHECK}\n{}\n/** The library's version as a string (what ov_telemetry_version() returns). */\n#define OV_TELEMETRY_VERSION \"{version}\"\n{HAND_WRITTEN_MACROS}",
-        constant_macros(&root, &version_rs)
+        constant_macros(root, version_rs)
     );
-
     let config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml is valid");
-    let header = match cbindgen::Builder::new()
-        .with_crate(&root)
+    let generated = cbindgen::Builder::new()
+        .with_crate(root)
         .with_config(config)
         .with_after_include(macros)
-        .generate()
-    {
+        .generate();
+    match generated {
         Ok(bindings) => {
             let mut text = Vec::new();
             bindings.write(&mut text);
             text
         }
         Err(e) => {
-            // Keep the checked-in header; the staleness test reports any difference.
             println!("cargo:warning=cbindgen could not generate the header: {e}");
-            return;
+            let why = e.to_string().replace(['\n', '"'], " ");
+            format!("#error \"cbindgen could not generate the header: {why}\"\n").into_bytes()
         }
-    };
-    let path = root.join("include").join("openvino_telemetry.h");
-    if fs::read(&path).ok().as_deref() != Some(header.as_slice()) {
-        fs::create_dir_all(path.parent().unwrap()).expect("can create include/");
-        fs::write(&path, &header).expect("can write the header");
     }
-    fs::write(out.join("openvino_telemetry.h"), &header).expect("can write to OUT_DIR");
+}
+
+fn write_if_changed(path: &Path, contents: &[u8]) {
+    if fs::read(path).ok().as_deref() != Some(contents) {
+        fs::write(path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
 }
 
 /// The version constants as Rust source, from Cargo's package version. The crate includes
@@ -100,7 +121,7 @@ pub const OV_TELEMETRY_VERSION_NUMBER: u32 = {number};
 
 /// The header's numeric macros, emitted by cbindgen from Rust constants: the version
 /// constants above plus OV_TELEMETRY_ABI_VERSION (src/ffi/table.rs) and
-/// OV_TELEMETRY_MAX_QUEUE_CAPACITY (src/ffi/api.rs).
+/// OV_TELEMETRY_MAX_QUEUE_CAPACITY (src/ffi/options.rs).
 fn constant_macros(root: &Path, version_rs: &Path) -> String {
     let mut config = cbindgen::Config {
         language: cbindgen::Language::C,
@@ -114,7 +135,7 @@ fn constant_macros(root: &Path, version_rs: &Path) -> String {
         .with_config(config)
         .with_src(version_rs)
         .with_src(root.join("src/ffi/table.rs"))
-        .with_src(root.join("src/ffi/api.rs"))
+        .with_src(root.join("src/ffi/options.rs"))
         .generate()
         .expect("cbindgen can read the constants");
     let mut text = Vec::new();

@@ -371,15 +371,6 @@ ov_telemetry_status_e ov_telemetry_options_set_crash_reports(struct ov_telemetry
                                                              bool enabled);
 
 /**
- * Notes the type name of an exception that is about to terminate the process, for the
- * crash record written next (the C++ wrapper's terminate handler calls it; see
- * ov::telemetry::install_terminate_handler). Only printable ASCII of the first 127 bytes
- * is kept; NULL or invalid UTF-8 is INVALID_ARGUMENT. Never blocks: no allocation and no
- * lock once the library is initialised. Thread-safe.
- */
-ov_telemetry_status_e ov_telemetry_crash_set_exception(const char *type_name);
-
-/**
  * Frees an options object. NULL is a no-op. Never blocks. Infallible.
  */
 void ov_telemetry_options_free(struct ov_telemetry_options_t *opts);
@@ -475,6 +466,19 @@ ov_telemetry_status_e ov_telemetry_shutdown(struct ov_telemetry_t *t, uint32_t t
 void ov_telemetry_free(struct ov_telemetry_t *t);
 
 /**
+ * Copies the handle's counters into `*out`: min(`out_size`, sizeof(ov_telemetry_counters_t)
+ * of this library) bytes are written, the rest of a larger caller struct is left as it
+ * was, so callers built with an older or newer header both work. Pass
+ * sizeof(ov_telemetry_counters_t). All zero for a disabled handle (and in a forked
+ * child); readable after ov_telemetry_shutdown() (the final counts). Returns OK, or
+ * INVALID_ARGUMENT for a NULL handle or a NULL `out` (nothing written). Never blocks.
+ * Thread-safe.
+ */
+ov_telemetry_status_e ov_telemetry_get_counters(const struct ov_telemetry_t *t,
+                                                struct ov_telemetry_counters_t *out,
+                                                size_t out_size);
+
+/**
  * The stored decision in `config_dir` (NULL: the default directory). Environment
  * variables are not considered: this is what the file says. UNDECIDED when no home is
  * known. May block briefly (one small file read). Infallible. Thread-safe.
@@ -491,41 +495,31 @@ ov_telemetry_status_e ov_telemetry_set_consent(const char *config_dir, bool acce
 
 /**
  * A static English description of any status value (unknown values included).
- * Never NULL; the caller must not free it. Infallible. Thread-safe.
+ * Never NULL; the caller must not free it. Never blocks. Infallible. Thread-safe.
  */
 const char *ov_telemetry_status_message(int32_t status);
 
 /**
  * Details of this thread's last failure (which argument, which file, which errno); ""
  * if none. Valid until the next failing call on the same thread; the caller must not
- * free it. Never NULL. Infallible. Thread-safe.
+ * free it. Never NULL. Never blocks. Infallible. Thread-safe.
  */
 const char *ov_telemetry_last_error(void);
 
 /**
+ * Notes the type name of an exception that is about to terminate the process, for the
+ * crash record written next (the C++ wrapper's terminate handler calls it; see
+ * ov::telemetry::install_terminate_handler). Only printable ASCII of the first 127 bytes
+ * is kept; NULL or invalid UTF-8 is INVALID_ARGUMENT. Never blocks: no allocation and no
+ * lock once the library is initialised. Thread-safe.
+ */
+ov_telemetry_status_e ov_telemetry_crash_set_exception(const char *type_name);
+
+/**
  * The library's version, e.g. "1.0.0" (equal to OV_TELEMETRY_VERSION of the header it
- * was built with). Static; never NULL. Infallible. Thread-safe.
+ * was built with). Static; never NULL. Never blocks. Infallible. Thread-safe.
  */
 const char *ov_telemetry_version(void);
-
-/**
- * Copies the handle's counters into `*out`: min(`out_size`, sizeof(ov_telemetry_counters_t)
- * of this library) bytes are written, the rest of a larger caller struct is left as it
- * was, so callers built with an older or newer header both work. Pass
- * sizeof(ov_telemetry_counters_t). All zero for a disabled handle (and in a forked
- * child); readable after ov_telemetry_shutdown() (the final counts). Returns OK, or
- * INVALID_ARGUMENT for a NULL handle or a NULL `out` (nothing written). Never blocks.
- * Thread-safe.
- */
-ov_telemetry_status_e ov_telemetry_get_counters(const struct ov_telemetry_t *t,
-                                                struct ov_telemetry_counters_t *out,
-                                                size_t out_size);
-
-/**
- * The function table for `abi_version` (1), or NULL for a version this library does not
- * provide. Static: never free it. Never blocks. Infallible. Thread-safe.
- */
-const struct ov_telemetry_api_t *ov_telemetry_get_api(uint32_t abi_version);
 
 /**
  * The library's version as one number, MAJOR * 1000000 + MINOR * 1000 + PATCH (1.2.3 is
@@ -535,6 +529,12 @@ const struct ov_telemetry_api_t *ov_telemetry_get_api(uint32_t abi_version);
  * Never blocks. Infallible. Thread-safe.
  */
 uint32_t ov_telemetry_version_number(void);
+
+/**
+ * The function table for `abi_version` (1), or NULL for a version this library does not
+ * provide. Static: never free it. Never blocks. Infallible. Thread-safe.
+ */
+const struct ov_telemetry_api_t *ov_telemetry_get_api(uint32_t abi_version);
 
 #ifdef __cplusplus
 }  // extern "C"

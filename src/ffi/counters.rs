@@ -1,9 +1,10 @@
 //! `ov_telemetry_get_counters`: the sender's counters for C callers, in a struct that may
 //! grow at its end (the caller says how many bytes it has room for).
 
-use super::ov_telemetry_status_e::{self, *};
-use super::{arg_ref, fail, ffi_guard, ov_telemetry_t};
-use crate::error::Error;
+use super::args::{arg_out, arg_ref};
+use super::ffi_panic_boundary;
+use super::handle::ov_telemetry_t;
+use super::status::{ov_telemetry_status_e, status_of};
 use crate::sender::Counters;
 
 /// What a handle's sender has done so far. Every accepted event ends up exactly once in
@@ -50,38 +51,59 @@ pub extern "C" fn ov_telemetry_get_counters(
     out: *mut ov_telemetry_counters_t,
     out_size: usize,
 ) -> ov_telemetry_status_e {
-    ffi_guard!(OV_TELEMETRY_STATUS_INTERNAL_ERROR, {
-        let t = match arg_ref(t, "t") {
-            Ok(t) => t,
-            Err(e) => return fail(e),
-        };
-        if out.is_null() {
-            return fail(Error::InvalidArgument("out is NULL".into()));
-        }
-        let counters = ov_telemetry_counters_t::from(t.inner.counters());
-        let n = out_size.min(std::mem::size_of::<ov_telemetry_counters_t>());
-        // SAFETY: `out` is non-NULL and the caller promises `out_size` writable bytes; at
-        // most that many (and at most our struct's size) are copied, bytewise, so neither
-        // the caller's alignment nor a shorter caller struct matters.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&counters as *const ov_telemetry_counters_t).cast::<u8>(),
-                out.cast::<u8>(),
-                n,
-            );
-        }
-        OV_TELEMETRY_STATUS_OK
+    ffi_panic_boundary!({
+        let counters = arg_ref(t, "t").and_then(|t| {
+            arg_out(out)?;
+            Ok(ov_telemetry_counters_t::from(t.inner.counters()))
+        });
+        status_of(counters.map(|counters| copy_prefix(&counters, out, out_size)))
     })
+}
+
+/// Copies the first min(`out_size`, our size) bytes of `counters` to `out` (non-NULL).
+fn copy_prefix(
+    counters: &ov_telemetry_counters_t,
+    out: *mut ov_telemetry_counters_t,
+    out_size: usize,
+) {
+    let n = out_size.min(std::mem::size_of::<ov_telemetry_counters_t>());
+    // SAFETY: `out` is non-NULL and the caller promises `out_size` writable bytes; at
+    // most that many (and at most our struct's size) are copied, bytewise, so neither
+    // the caller's alignment nor a shorter caller struct matters.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (counters as *const ov_telemetry_counters_t).cast::<u8>(),
+            out.cast::<u8>(),
+            n,
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::ptr;
 
-    use super::super::ov_telemetry_free;
-    use super::super::tests::disabled_handle;
-    use super::super::tests_support::FORCE_PANIC;
     use super::*;
+    use crate::ffi::handle::ov_telemetry_free;
+    use crate::ffi::status::ov_telemetry_status_e::*;
+    use crate::ffi::tests::{disabled_handle, forced_panic};
+
+    /// Calls ov_telemetry_get_counters() on `t` with a struct whose fields are all `fill`,
+    /// expecting OK; returns what it holds afterwards.
+    fn counters_over(t: *const ov_telemetry_t, fill: u64) -> ov_telemetry_counters_t {
+        let mut out = ov_telemetry_counters_t {
+            queued: fill,
+            sent: fill,
+            dropped: fill,
+            failed: fill,
+            retried: fill,
+        };
+        assert_eq!(
+            ov_telemetry_get_counters(t, &mut out, size_of_val(&out)),
+            OV_TELEMETRY_STATUS_OK
+        );
+        out
+    }
 
     #[test]
     fn a_panic_inside_becomes_internal_error_and_writes_nothing() {
@@ -90,17 +112,15 @@ mod tests {
             sent: 9,
             ..Default::default()
         };
-        FORCE_PANIC.with(|f| f.set(true));
-        assert_eq!(
-            ov_telemetry_get_counters(t, &mut out, size_of_val(&out)),
-            OV_TELEMETRY_STATUS_INTERNAL_ERROR
-        );
-        assert_eq!(out.sent, 9);
-        assert_eq!(
-            ov_telemetry_get_counters(t, &mut out, size_of_val(&out)),
+        // The body of ov_telemetry_get_counters() with reading the counters panicking.
+        let status: ov_telemetry_status_e = ffi_panic_boundary!({
+            let counters: ov_telemetry_counters_t = forced_panic();
+            copy_prefix(&counters, &mut out, size_of_val(&out));
             OV_TELEMETRY_STATUS_OK
-        );
-        assert_eq!(out, ov_telemetry_counters_t::default());
+        });
+        assert_eq!(status, OV_TELEMETRY_STATUS_INTERNAL_ERROR);
+        assert_eq!(out.sent, 9);
+        assert_eq!(counters_over(t, 9), ov_telemetry_counters_t::default());
         ov_telemetry_free(t);
     }
 
@@ -126,18 +146,7 @@ mod tests {
     #[test]
     fn a_disabled_handle_has_all_zero_counters() {
         let t = disabled_handle();
-        let mut out = ov_telemetry_counters_t {
-            queued: 1,
-            sent: 2,
-            dropped: 3,
-            failed: 4,
-            retried: 5,
-        };
-        assert_eq!(
-            ov_telemetry_get_counters(t, &mut out, size_of_val(&out)),
-            OV_TELEMETRY_STATUS_OK
-        );
-        assert_eq!(out, ov_telemetry_counters_t::default());
+        assert_eq!(counters_over(t, 5), ov_telemetry_counters_t::default());
         ov_telemetry_free(t);
     }
 

@@ -3,13 +3,14 @@
 
 use std::ffi::c_char;
 
-use super::api::*;
-use super::counters::{ov_telemetry_counters_t, ov_telemetry_get_counters};
-use super::version::ov_telemetry_version_number;
-use super::{
-    ffi_guard, ov_telemetry_consent_e, ov_telemetry_options_t, ov_telemetry_status_e,
-    ov_telemetry_t,
-};
+use super::consent::*;
+use super::counters::*;
+use super::ffi_panic_boundary;
+use super::handle::*;
+use super::misc::*;
+use super::options::*;
+use super::status::ov_telemetry_status_e;
+use super::version::*;
 
 /// The ABI version this library provides through ov_telemetry_get_api().
 pub const OV_TELEMETRY_ABI_VERSION: u32 = 1;
@@ -140,11 +141,95 @@ static API_V1: ov_telemetry_api_t = ov_telemetry_api_t {
 /// provide. Static: never free it. Never blocks. Infallible. Thread-safe.
 #[no_mangle]
 pub extern "C" fn ov_telemetry_get_api(abi_version: u32) -> *const ov_telemetry_api_t {
-    ffi_guard!(std::ptr::null(), {
+    ffi_panic_boundary!({
         if abi_version == OV_TELEMETRY_ABI_VERSION {
             &API_V1
         } else {
             std::ptr::null()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::ffi::status::ov_telemetry_status_e::*;
+
+    #[test]
+    fn the_dlopen_table_covers_the_api() {
+        assert!(ov_telemetry_get_api(0).is_null());
+        assert!(ov_telemetry_get_api(2).is_null());
+        let api = ov_telemetry_get_api(OV_TELEMETRY_ABI_VERSION);
+        // SAFETY: a non-NULL table is static.
+        let api = unsafe { &*api };
+        assert_eq!(api.abi_version, 1);
+        // A caller compiled against this crate sees at least its own table (a newer library
+        // may append fields, so the check is >=, never ==).
+        assert!(api.struct_size as usize >= std::mem::size_of::<ov_telemetry_api_t>());
+        // Two uint32_t, then only function pointers: no padding, no other field types.
+        assert_eq!(
+            (std::mem::size_of::<ov_telemetry_api_t>() - 8) % std::mem::size_of::<usize>(),
+            0
+        );
+        // The last field is the one most recently appended; struct_size covers it.
+        let end_of_last = std::mem::offset_of!(ov_telemetry_api_t, version_number)
+            + std::mem::size_of::<extern "C" fn() -> u32>();
+        assert_eq!(end_of_last, std::mem::size_of::<ov_telemetry_api_t>());
+        assert_eq!(
+            api.options_set_crash_reports as usize,
+            (ov_telemetry_options_set_crash_reports as extern "C" fn(_, _) -> _) as usize
+        );
+        assert_eq!(
+            api.version_number as usize,
+            (ov_telemetry_version_number as extern "C" fn() -> _) as usize
+        );
+        assert_eq!((api.version_number)(), OV_TELEMETRY_VERSION_NUMBER);
+        assert_eq!(
+            api.send_event as usize,
+            (ov_telemetry_send_event as extern "C" fn(_, _, _, _, _) -> _) as usize
+        );
+        assert_eq!(
+            api.version as usize,
+            (ov_telemetry_version as extern "C" fn() -> _) as usize
+        );
+        assert_eq!(
+            api.get_counters as usize,
+            (ov_telemetry_get_counters as extern "C" fn(_, _, _) -> _) as usize
+        );
+        assert_eq!(
+            api.handle_free as usize,
+            (ov_telemetry_free as extern "C" fn(_)) as usize
+        );
+        let mut opts = ptr::null_mut();
+        assert_eq!((api.options_create)(&mut opts), OV_TELEMETRY_STATUS_OK);
+        (api.options_free)(opts);
+    }
+
+    #[test]
+    fn the_header_matches_the_abi_constants() {
+        let header = include_str!("../../include/openvino_telemetry.h");
+        assert!(header.contains(&format!(
+            "#define OV_TELEMETRY_ABI_VERSION {OV_TELEMETRY_ABI_VERSION}"
+        )));
+        assert!(header.contains(&format!(
+            "#define OV_TELEMETRY_MAX_QUEUE_CAPACITY {OV_TELEMETRY_MAX_QUEUE_CAPACITY}"
+        )));
+        assert!(header.contains(&format!(
+            "#define OV_TELEMETRY_VERSION \"{}\"",
+            env!("CARGO_PKG_VERSION")
+        )));
+        for (name, value) in [
+            ("OV_TELEMETRY_VERSION_MAJOR", OV_TELEMETRY_VERSION_MAJOR),
+            ("OV_TELEMETRY_VERSION_MINOR", OV_TELEMETRY_VERSION_MINOR),
+            ("OV_TELEMETRY_VERSION_PATCH", OV_TELEMETRY_VERSION_PATCH),
+            ("OV_TELEMETRY_VERSION_NUMBER", OV_TELEMETRY_VERSION_NUMBER),
+        ] {
+            assert!(
+                header.contains(&format!("#define {name} {value}\n")),
+                "{name} is not {value} in the header"
+            );
+        }
+    }
 }
