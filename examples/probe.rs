@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::{consent, Error, Options, Telemetry};
+use openvino_telemetry::{directory, Error, Options, Telemetry};
 
 fn outcome(result: Result<(), Error>) -> String {
     match result {
@@ -103,7 +103,7 @@ fn main() {
             "wait" => wait_for_file(Path::new(arg(1))),
             // This process withdraws consent itself (ov_telemetry_set_consent(dir, false)).
             "optout" => match telemetry.config_dir() {
-                Some(dir) => outcome(consent::set(dir, false).map(|_| ())),
+                Some(dir) => outcome(directory::set_consent(dir, false).map(|_| ())),
                 None => "NO-DIR".into(),
             },
             // Frees the handle (shutdown with timeout 0 if needed) and times it.

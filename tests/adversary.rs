@@ -12,8 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::spool;
-use openvino_telemetry::{consent, identity};
+use openvino_telemetry::directory;
 use support::procs::{
     accepted_dir, names_in, opt, opt_in_out, output, probe_command, step, wait_for,
 };
@@ -42,8 +41,8 @@ fn python_rewrite(path: &Path, content: &[u8], gap: Duration) {
 /// The Python client's opt-out, which never takes our lock: `0` written in place, then the
 /// client id and `stats` deleted.
 fn python_opt_out(dir: &Path) {
-    python_rewrite(&dir.join(consent::CONSENT_FILE), b"0", Duration::ZERO);
-    let _ = fs::remove_file(dir.join(identity::CLIENT_ID_FILE));
+    python_rewrite(&dir.join(directory::CONSENT_FILE), b"0", Duration::ZERO);
+    let _ = fs::remove_file(dir.join(directory::CLIENT_ID_FILE));
     let _ = fs::remove_file(dir.join("stats"));
 }
 
@@ -97,7 +96,7 @@ fn an_opt_out_by_a_client_without_our_lock_during_init_leaves_files_beside_the_d
         }
         let out = output(child);
         let names = names_in(&dir);
-        if names != vec![consent::CONSENT_FILE.to_owned()] {
+        if names != vec![directory::CONSENT_FILE.to_owned()] {
             broken.push(format!("run {run} (hit={hit}): {names:?}\n{out}"));
         }
         let _ = fs::remove_dir_all(dir.parent().unwrap());
@@ -143,7 +142,7 @@ fn a_tool_killed_mid_hand_off_leaves_event_data_an_opt_out_does_not_remove() {
                 killed = true;
                 break;
             }
-            if spool::pending_count(&dir) > 0 {
+            if directory::pending_count(&dir) > 0 {
                 child.kill().unwrap();
                 break; // missed
             }
@@ -161,7 +160,7 @@ fn a_tool_killed_mid_hand_off_leaves_event_data_an_opt_out_does_not_remove() {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
         let names = names_in(&dir);
-        if names != vec![consent::CONSENT_FILE.to_owned()] {
+        if names != vec![directory::CONSENT_FILE.to_owned()] {
             leftovers.push(names);
         }
     }
@@ -214,7 +213,7 @@ fn deadlines_with_a_full_queue_and_the_lock_held() {
         } else {
             frees.push(step(&out, "free").1);
         }
-        assert!(spool::pending_count(&dir) >= 990, "{out}");
+        assert!(directory::pending_count(&dir) >= 990, "{out}");
     }
     eprintln!("shutdown(100) overshoot: {}", summary(shutdowns.clone()));
     eprintln!("free: {}", summary(frees.clone()));
@@ -236,7 +235,7 @@ fn deadlines_with_a_full_queue_and_the_lock_held() {
 fn a_python_rewrite_of_the_same_client_id_is_not_a_withdrawal() {
     let hang = TestServer::start(Mode::Hang);
     let dir = accepted_dir("cid-rewrite");
-    let cid = fs::read(dir.join(identity::CLIENT_ID_FILE)).unwrap();
+    let cid = fs::read(dir.join(directory::CLIENT_ID_FILE)).unwrap();
     let marks = temp_dir("marks");
     let (ready, go) = (marks.join("ready"), marks.join("go"));
     let child = probe_command(
@@ -253,7 +252,7 @@ fn a_python_rewrite_of_the_same_client_id_is_not_a_withdrawal() {
     .spawn()
     .unwrap();
     wait_for(&ready);
-    let path = dir.join(identity::CLIENT_ID_FILE);
+    let path = dir.join(directory::CLIENT_ID_FILE);
     let inode = fs::metadata(&path).unwrap().ino();
     let mut f = OpenOptions::new()
         .write(true)
@@ -273,7 +272,7 @@ fn a_python_rewrite_of_the_same_client_id_is_not_a_withdrawal() {
             .collect::<Vec<_>>()
             .join(" | ")
     );
-    let kept = spool::pending_count(&dir);
+    let kept = directory::pending_count(&dir);
     assert_eq!(
         kept, 10,
         "the same id rewritten in place lost accepted events:\n{out}"
@@ -339,7 +338,7 @@ fn randomised_processes_consent_changes_and_collector_modes() {
         let toggles = round % 3 != 0;
         let server = std::sync::Arc::new(TestServer::start(Mode::Ok204));
         let dir = accepted_dir("stress");
-        let cid0 = fs::read_to_string(dir.join(identity::CLIENT_ID_FILE)).unwrap();
+        let cid0 = fs::read_to_string(dir.join(directory::CLIENT_ID_FILE)).unwrap();
         let mut windows = vec![Window {
             cid: cid0,
             from: 0,
@@ -414,7 +413,7 @@ fn randomised_processes_consent_changes_and_collector_modes() {
                 } else {
                     let from = now_micros();
                     opt(&dir, &server.url(), "--opt_in");
-                    let cid = fs::read_to_string(dir.join(identity::CLIENT_ID_FILE)).unwrap();
+                    let cid = fs::read_to_string(dir.join(directory::CLIENT_ID_FILE)).unwrap();
                     windows.push(Window {
                         cid,
                         from,
@@ -438,7 +437,7 @@ fn randomised_processes_consent_changes_and_collector_modes() {
             }
         }
         // No event twice on disk.
-        let mut on_disk: Vec<String> = spool::pending_events(&dir)
+        let mut on_disk: Vec<String> = directory::pending_events(&dir)
             .into_iter()
             .map(|e| e.label)
             .collect();
@@ -450,7 +449,7 @@ fn randomised_processes_consent_changes_and_collector_modes() {
         }
         if !accepted_now {
             let names = names_in(&dir);
-            if names != vec![consent::CONSENT_FILE.to_owned()] {
+            if names != vec![directory::CONSENT_FILE.to_owned()] {
                 failures.push(format!("{ctx}: beside the `0`: {names:?}"));
             }
         } else {
@@ -460,7 +459,7 @@ fn randomised_processes_consent_changes_and_collector_modes() {
                     .spawn()
                     .unwrap(),
             );
-            if spool::pending_count(&dir) != 0 {
+            if directory::pending_count(&dir) != 0 {
                 let detail: Vec<(String, usize)> = names_in(&dir)
                     .into_iter()
                     .map(|n| {
@@ -536,10 +535,10 @@ fn randomised_processes_consent_changes_and_collector_modes() {
 
 /// The Python client's opt-in: `1` written in place, a new client id written.
 fn python_opt_in(dir: &Path) -> String {
-    python_rewrite(&dir.join(consent::CONSENT_FILE), b"1", Duration::ZERO);
-    let cid = identity::new_uuid_v4();
+    python_rewrite(&dir.join(directory::CONSENT_FILE), b"1", Duration::ZERO);
+    let cid = uuid::Uuid::new_v4().to_string();
     python_rewrite(
-        &dir.join(identity::CLIENT_ID_FILE),
+        &dir.join(directory::CLIENT_ID_FILE),
         cid.as_bytes(),
         Duration::ZERO,
     );
@@ -563,7 +562,7 @@ fn version_one_events_are_not_sent_under_an_id_made_after_them() {
         "name": "v1event", "category": "c", "label": "collected-under-A", "count": 1,
         "session_id": "f0f0f0f0-0000-4000-8000-000000000000", "timestamp_micros": old,
     });
-    fs::write(dir.join(spool::SPOOL_FILE), format!("{line}\n")).unwrap();
+    fs::write(dir.join(directory::SPOOL_FILE), format!("{line}\n")).unwrap();
     python_opt_out(&dir);
     let new_id = python_opt_in(&dir);
     let out = output(
@@ -637,7 +636,7 @@ fn acknowledged_events_of_a_killed_claimer_are_not_sent_again() {
             .spawn()
             .unwrap(),
     );
-    assert_eq!(spool::pending_count(&dir), 100, "{out}");
+    assert_eq!(directory::pending_count(&dir), 100, "{out}");
     server.set_mode(Mode::Ok204);
     let served_before = server.requests().len();
     let mut claimer = probe_command(&dir, &server.url(), &["sleep:20000"])
@@ -713,14 +712,14 @@ fn a_consent_change_elsewhere_does_not_make_sends_wait_for_the_disk() {
     let no_env = |_: &str| -> Option<String> { None };
     let t = openvino_telemetry::Telemetry::init_with_env(&options, &no_env).unwrap();
     assert!(t.is_enabled(), "{}", t.reason());
-    consent::set(&other, true).unwrap();
+    directory::set_consent(&other, true).unwrap();
     t.send_event("c", "a", "before", 1).unwrap();
-    let path = dir.join(consent::CONSENT_FILE);
+    let path = dir.join(directory::CONSENT_FILE);
     let writer = std::thread::spawn(move || {
         python_rewrite(&path, b"1", Duration::from_millis(60));
     });
     let deadline = Instant::now() + LONG;
-    while fs::metadata(dir.join(consent::CONSENT_FILE)).unwrap().len() != 0 {
+    while fs::metadata(dir.join(directory::CONSENT_FILE)).unwrap().len() != 0 {
         assert!(Instant::now() < deadline);
     }
     let started = Instant::now();
@@ -780,13 +779,13 @@ fn a_drained_claim_is_released_before_shutdown_returns() {
         for child in offline {
             output(child);
         }
-        let kept = spool::pending_count(&dir);
+        let kept = directory::pending_count(&dir);
         let out = output(
             probe_command(&dir, &ok.url(), &["shutdown:10000", "counters"])
                 .spawn()
                 .unwrap(),
         );
-        if spool::pending_count(&dir) != 0 {
+        if directory::pending_count(&dir) != 0 {
             left.push(format!(
                 "run {run}: kept {kept}, after the drain {:?}\n{out}",
                 names_in(&dir)

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use openvino_telemetry::{consent, stats};
+use openvino_telemetry::directory;
 use support::{probe, temp_dir};
 
 mod support;
@@ -50,7 +50,7 @@ fn role_consent_flipper() {
         "writer" => {
             let offset: usize = extra.parse().unwrap();
             for i in 0..FLIPS {
-                consent::write(&dir, (i + offset).is_multiple_of(2)).unwrap();
+                directory::write_consent(&dir, (i + offset).is_multiple_of(2)).unwrap();
             }
         }
         "reader" => {
@@ -58,7 +58,7 @@ fn role_consent_flipper() {
             let mut reads = 0u64;
             loop {
                 let done = stop.exists();
-                let bytes = fs::read(dir.join(consent::CONSENT_FILE)).unwrap();
+                let bytes = fs::read(dir.join(directory::CONSENT_FILE)).unwrap();
                 assert!(
                     bytes == b"0" || bytes == b"1",
                     "a reader saw {:?} after {reads} reads",
@@ -83,7 +83,7 @@ fn readers_never_see_a_torn_consent_file_while_8_writers_flip_it() {
         return;
     }
     let dir = temp_dir("flip").join("intel");
-    consent::write(&dir, false).unwrap();
+    directory::write_consent(&dir, false).unwrap();
     let readers: Vec<Child> = (0..READERS)
         .map(|_| spawn_role("role_consent_flipper", "reader", &dir, ""))
         .collect();
@@ -111,7 +111,7 @@ fn readers_never_see_a_torn_consent_file_while_8_writers_flip_it() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n != "stop")
         .collect();
-    assert_eq!(names, [consent::CONSENT_FILE]);
+    assert_eq!(names, [directory::CONSENT_FILE]);
 }
 
 const INCREMENTS: usize = 50;
@@ -124,7 +124,7 @@ fn role_usage_counter() {
     };
     assert_eq!(role, "counter");
     for _ in 0..INCREMENTS {
-        stats::record_usage(&dir).unwrap();
+        directory::record_usage(&dir).unwrap();
     }
 }
 
@@ -134,9 +134,9 @@ fn usage_increments_from_8_processes_are_never_lost() {
         return;
     }
     let dir = temp_dir("stats").join("intel");
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     fs::write(
-        dir.join(stats::STATS_FILE),
+        dir.join(directory::STATS_FILE),
         "{\"usage_count\": 5, \"other\": \"kept\"}",
     )
     .unwrap();
@@ -146,8 +146,8 @@ fn usage_increments_from_8_processes_are_never_lost() {
     for c in children {
         finish(c);
     }
-    assert_eq!(stats::read_usage(&dir), Some(5 + 8 * INCREMENTS as u64));
-    let text = fs::read_to_string(dir.join(stats::STATS_FILE)).unwrap();
+    assert_eq!(directory::usage_count(&dir), Some(5 + 8 * INCREMENTS as u64));
+    let text = fs::read_to_string(dir.join(directory::STATS_FILE)).unwrap();
     assert!(text.contains("\"other\": \"kept\""), "{text}");
 }
 
@@ -157,7 +157,7 @@ fn eight_tools_starting_at_once_count_eight_usages() {
         return;
     }
     let dir = temp_dir("inits").join("intel");
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     let children: Vec<Child> = (0..8)
         .map(|_| {
             Command::new(probe())
@@ -174,5 +174,5 @@ fn eight_tools_starting_at_once_count_eight_usages() {
         let out = finish(c);
         assert!(out.contains("enabled=true"), "{out}");
     }
-    assert_eq!(stats::read_usage(&dir), Some(8));
+    assert_eq!(directory::usage_count(&dir), Some(8));
 }

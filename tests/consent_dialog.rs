@@ -11,11 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use openvino_telemetry::consent::CONSENT_FILE;
 use openvino_telemetry::dialog::{ACCEPTED_TEXT, DECLINED_TEXT, SHORT_PROMPT, TIMER_TEXT};
-use openvino_telemetry::identity::CLIENT_ID_FILE;
-use openvino_telemetry::spool::SPOOL_FILE;
-use openvino_telemetry::stats::STATS_FILE;
+use openvino_telemetry::directory::{CLIENT_ID_FILE, CONSENT_FILE, SPOOL_FILE, STATS_FILE};
 use support::pty::{Job, Pty, PtyCommand};
 use support::{probe, scratch_dir};
 use tempfile::TempDir;
@@ -81,7 +78,7 @@ fn yes_stores_consent_and_sends_the_accepted_event() {
     assert!(out.contains("enabled=true"), "{out}");
     assert_eq!(consent_file(&dir).as_deref(), Some("1"));
     let cid = fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap();
-    assert!(openvino_telemetry::identity::is_valid_uuid(&cid));
+    assert!(uuid::Uuid::parse_str(&cid).is_ok());
     assert_eq!(
         fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
         "{\n    \"usage_count\": 1\n}"
@@ -266,7 +263,7 @@ fn a_tool_started_by_a_wrapper_script_is_asked() {
 #[test]
 fn a_stored_decision_is_never_asked_again() {
     let (_temp, dir) = config_dir("stored");
-    openvino_telemetry::consent::write(&dir, false).unwrap();
+    openvino_telemetry::directory::write_consent(&dir, false).unwrap();
     let mut pty = start(&dir, Job::Foreground, &[]);
     let out = finish(&mut pty);
     assert!(!out.contains(">>"), "{out}");

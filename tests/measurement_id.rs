@@ -19,7 +19,7 @@ const VALID: [&str; 5] = [
     "G-TEST000000",
     "G-abc123XYZ",
     "G-X",
-    openvino_telemetry::telemetry::OPT_IN_OUT_MEASUREMENT_ID,
+    openvino_telemetry::OPT_IN_OUT_MEASUREMENT_ID,
 ];
 
 const INVALID: [&str; 13] = [

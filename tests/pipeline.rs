@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use openvino_telemetry::consent;
-use openvino_telemetry::spool::{self, SPOOL_FILE};
+use openvino_telemetry::directory;
+use openvino_telemetry::directory::SPOOL_FILE;
 use openvino_telemetry::{Error, Options, Telemetry};
 use serde_json::Value;
 use support::server::{Mode, TestServer};
@@ -20,7 +20,7 @@ const LONG: Duration = Duration::from_secs(20);
 
 fn accepted_dir(tag: &str) -> PathBuf {
     let dir = temp_dir(tag).join("intel");
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     dir
 }
 
@@ -255,7 +255,7 @@ fn a_hanging_server_cannot_hold_flush_or_shutdown_past_their_deadline() {
         Err(Error::ShutDown)
     ));
     // What could not be delivered is kept for the next run.
-    let spooled = spool::pending_events(&dir);
+    let spooled = directory::pending_events(&dir);
     assert_eq!(spooled.len(), 1);
     assert_eq!(spooled[0].name, "stuck");
 }
@@ -271,7 +271,7 @@ fn events_spooled_in_an_offline_run_arrive_once_in_the_next_run() {
     }
     let _ = first.shutdown(Duration::from_millis(300));
     drop(first);
-    let mut spooled = spool::pending_events(&dir);
+    let mut spooled = directory::pending_events(&dir);
     spooled.sort_by_key(|e| e.timestamp_micros);
     assert_eq!(spooled.len(), 30);
     stamps.extend(spooled.iter().map(|e| e.timestamp_micros));
@@ -393,7 +393,7 @@ fn without_consent_nothing_is_sent_and_nothing_is_created() {
     t.shutdown(LONG).unwrap();
     assert!(!dir.exists());
 
-    consent::set(&dir, false).unwrap();
+    directory::set_consent(&dir, false).unwrap();
     fs::write(dir.join(SPOOL_FILE), "{}\n").unwrap();
     let t = init(&options(&dir, &server.url()), &Env::new());
     assert!(!t.is_enabled());

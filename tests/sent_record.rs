@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::sent::{MAX_BYTES, SENT_FILE};
-use openvino_telemetry::{consent, identity};
+use openvino_telemetry::directory::{SENT_FILE, SENT_MAX_BYTES as MAX_BYTES};
+use openvino_telemetry::directory;
 use serde_json::Value;
 use support::server::{Mode, TestServer};
 use support::{probe, temp_dir};
@@ -27,7 +27,7 @@ fn opt_in_out() -> PathBuf {
 
 fn accepted_dir(tag: &str) -> PathBuf {
     let dir = temp_dir(tag).join("intel");
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     dir
 }
 
@@ -106,7 +106,7 @@ fn names_in(dir: &Path) -> Vec<String> {
 fn events_delivered_by_several_processes_appear_exactly_once_as_sent() {
     let server = TestServer::start(Mode::Ok204);
     let dir = accepted_dir("sent-many");
-    let client_id = identity::peek(&dir).unwrap();
+    let client_id = directory::client_id(&dir).unwrap();
     let children: Vec<Child> = (0..6)
         .map(|i| {
             probe_cmd(
@@ -307,7 +307,7 @@ fn opt_out_leaves_only_the_decision_file() {
     );
     let out = tool(&dir, &["--opt_out"]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(names_in(&dir), [consent::CONSENT_FILE]);
+    assert_eq!(names_in(&dir), [directory::CONSENT_FILE]);
     let show = stdout(&tool(&dir, &["--show"]));
     assert!(show.starts_with("Nothing has been sent"), "{show}");
 }
@@ -337,7 +337,7 @@ fn an_opt_out_while_a_request_is_in_flight_records_nothing() {
     );
     finish(child);
     assert_eq!(server.events().len(), 1, "the server did answer 204");
-    assert_eq!(names_in(&dir), [consent::CONSENT_FILE]);
+    assert_eq!(names_in(&dir), [directory::CONSENT_FILE]);
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn opt_in_records_the_accepted_event_it_sent() {
     assert_eq!(recorded[0]["name"], "accepted");
     assert_eq!(recorded[0]["params"]["app_name"], "opt_in_out");
     let raw = fs::read_to_string(dir.join(SENT_FILE)).unwrap();
-    assert!(!raw.contains(&identity::peek(&dir).unwrap()));
+    assert!(!raw.contains(&directory::client_id(&dir).unwrap()));
 }
 
 /// Runs `opt_in_out --show` (and `--json`) on a record holding `content` (or on `setup`'s
@@ -551,7 +551,7 @@ fn show_and_status_take_a_config_dir_that_is_not_unicode() {
     use std::os::unix::ffi::OsStrExt;
     let base = temp_dir("sent-bytes");
     let dir = base.join(OsStr::from_bytes(b"intel-\xff\xfe"));
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     let line =
         r#"{"name":"act","params":{"event_label":"bytes"},"timestamp_micros":1700000000000000}"#;
     fs::write(dir.join(SENT_FILE), format!("{line}\n")).unwrap();

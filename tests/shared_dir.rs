@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use openvino_telemetry::spool::{self, PENDING_PREFIX};
-use openvino_telemetry::{consent, identity};
+use openvino_telemetry::directory::PENDING_PREFIX;
+use openvino_telemetry::directory;
 use serde_json::Value;
 use support::procs::{
     accepted_dir, finish, names_in, opt, opt_in_out, probe_command, step, wait_for,
@@ -45,8 +45,8 @@ fn client_ids(server: &TestServer) -> Vec<String> {
 
 /// A directory that holds nothing but a `0`.
 fn assert_only_a_decline(dir: &Path) {
-    assert_eq!(names_in(dir), vec![consent::CONSENT_FILE.to_owned()]);
-    assert_eq!(fs::read(dir.join(consent::CONSENT_FILE)).unwrap(), b"0");
+    assert_eq!(names_in(dir), vec![directory::CONSENT_FILE.to_owned()]);
+    assert_eq!(fs::read(dir.join(directory::CONSENT_FILE)).unwrap(), b"0");
 }
 
 /// Observation 1: another process opts out while a tool runs. The tool's next event is
@@ -115,7 +115,7 @@ fn events_of_a_withdrawn_consent_never_leave_not_even_after_a_new_opt_in() {
 
     let up = TestServer::start(Mode::Ok204);
     opt(&dir, &up.url(), "--opt_in");
-    let new_id = identity::peek(&dir).unwrap();
+    let new_id = directory::client_id(&dir).unwrap();
     run(probe_command(
         &dir,
         &up.url(),
@@ -133,7 +133,7 @@ fn a_claim_held_during_an_opt_out_is_dropped_not_written_back() {
     let dir = accepted_dir("optout-claim");
     let down = closed_port_url();
     run(probe_command(&dir, &down, &["events:5", "shutdown:100"]));
-    assert_eq!(spool::pending_events(&dir).len(), 5);
+    assert_eq!(directory::pending_events(&dir).len(), 5);
     let hang = TestServer::start(Mode::Hang);
     let marks = temp_dir("marks");
     let (claimed, resume) = (marks.join("claimed"), marks.join("resume"));
@@ -234,7 +234,7 @@ fn an_event_is_kept_on_disk_while_another_process_holds_the_lock() {
     fs::write(&go, b"").unwrap();
     let out = finish(child);
     drop(lock);
-    let kept = spool::pending_events(&dir);
+    let kept = directory::pending_events(&dir);
     let delivered = server
         .requests()
         .iter()
@@ -281,7 +281,7 @@ fn deadlines_hold_and_nothing_vanishes_while_another_process_holds_the_lock() {
     let up = TestServer::start(Mode::Ok204);
     run(probe_command(&dir, &up.url(), &["shutdown:5000"]));
     assert_eq!(labels(&up, "late"), vec!["l"]);
-    assert!(spool::pending_events(&dir).is_empty());
+    assert!(directory::pending_events(&dir).is_empty());
 }
 
 /// Observation 4: 8 processes × 50 × (init, event, shutdown(0), free), the collector
@@ -303,7 +303,7 @@ fn concurrent_offline_runs_keep_every_event_once() {
         accepted += step(&out, "cycles:50").0[3..].parse::<usize>().unwrap();
     }
     assert_eq!(accepted, 400);
-    let mut kept: Vec<String> = spool::pending_events(&dir)
+    let mut kept: Vec<String> = directory::pending_events(&dir)
         .into_iter()
         .filter(|e| e.name == "cycle")
         .map(|e| e.label)
@@ -326,7 +326,7 @@ fn debug_mode_leaves_what_is_kept_on_disk_alone() {
         &["events:3", "shutdown:100"],
     ));
     let before = names_in(&dir);
-    assert_eq!(spool::pending_events(&dir).len(), 3);
+    assert_eq!(directory::pending_events(&dir).len(), 3);
     let mut debug = probe_command(
         &dir,
         &closed_port_url(),
@@ -379,8 +379,8 @@ fn a_decline_found_by_any_native_process_removes_our_own_files() {
     ));
     assert!(names_in(&dir).iter().any(|n| n.starts_with(PENDING_PREFIX)));
     // What the Python client's opt-out does: `0`, then its own files only.
-    fs::write(dir.join(consent::CONSENT_FILE), "0").unwrap();
-    fs::remove_file(dir.join(identity::CLIENT_ID_FILE)).unwrap();
+    fs::write(dir.join(directory::CONSENT_FILE), "0").unwrap();
+    fs::remove_file(dir.join(directory::CLIENT_ID_FILE)).unwrap();
     fs::remove_file(dir.join("stats")).unwrap();
     let status = Command::new(opt_in_out())
         .env_clear()
@@ -436,7 +436,7 @@ fn deadline_overshoot_with_the_lock_held() {
     show("shutdown(200 ms) past its deadline", &mut over);
     show("free with an event queued", &mut free);
     assert_eq!(
-        spool::pending_events(&dir).len(),
+        directory::pending_events(&dir).len(),
         200,
         "every event kept once"
     );
@@ -449,7 +449,7 @@ fn tools_starting_together_create_one_client_id() {
     let server = TestServer::start(Mode::Ok204);
     let dir = temp_dir("one-id").join("intel");
     fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join(consent::CONSENT_FILE), "1").unwrap();
+    fs::write(dir.join(directory::CONSENT_FILE), "1").unwrap();
     let children: Vec<Child> = (0..8)
         .map(|i| {
             probe_command(
@@ -464,7 +464,7 @@ fn tools_starting_together_create_one_client_id() {
     for child in children {
         finish(child);
     }
-    let on_disk = identity::peek(&dir).unwrap();
+    let on_disk = directory::client_id(&dir).unwrap();
     assert_eq!(labels(&server, "start").len(), 8);
     let ids = client_ids(&server);
     assert!(ids.iter().all(|id| *id == on_disk), "{ids:?} vs {on_disk}");

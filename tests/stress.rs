@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::{consent, identity, spool};
+use openvino_telemetry::directory;
 use support::procs::opt;
 use support::server::{Mode, TestServer};
 use support::{probe, temp_dir};
@@ -133,10 +133,10 @@ fn randomised_processes_and_decisions_account_for_every_event() {
     let mut rng = Rng(seed);
     let server = TestServer::start(Mode::Ok204);
     let dir: PathBuf = temp_dir("stress").join("intel");
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     let mut ids: BTreeMap<String, Identity> = BTreeMap::new();
     ids.insert(
-        identity::peek(&dir).unwrap(),
+        directory::client_id(&dir).unwrap(),
         Identity {
             born: Instant::now(),
             withdrawn: None,
@@ -167,7 +167,7 @@ fn randomised_processes_and_decisions_account_for_every_event() {
             match rng.below(4) {
                 0 | 1 => server.set_mode(modes[rng.below(modes.len() as u64) as usize].clone()),
                 2 if consented => {
-                    let id = identity::peek(&dir).unwrap();
+                    let id = directory::client_id(&dir).unwrap();
                     opt(&dir, &server.url(), "--opt_out");
                     ids.get_mut(&id).unwrap().withdrawn = Some(Instant::now());
                     consented = false;
@@ -175,7 +175,7 @@ fn randomised_processes_and_decisions_account_for_every_event() {
                 _ if !consented => {
                     opt(&dir, &server.url(), "--opt_in");
                     ids.insert(
-                        identity::peek(&dir).unwrap(),
+                        directory::client_id(&dir).unwrap(),
                         Identity {
                             born: Instant::now(),
                             withdrawn: None,
@@ -193,7 +193,7 @@ fn randomised_processes_and_decisions_account_for_every_event() {
     if !consented {
         opt(&dir, &server.url(), "--opt_in");
         ids.insert(
-            identity::peek(&dir).unwrap(),
+            directory::client_id(&dir).unwrap(),
             Identity {
                 born: Instant::now(),
                 withdrawn: None,
@@ -240,7 +240,7 @@ fn randomised_processes_and_decisions_account_for_every_event() {
             arrived_under.entry(label).or_default().insert(cid.clone());
         }
     }
-    let on_disk: BTreeSet<String> = spool::pending_events(&dir)
+    let on_disk: BTreeSet<String> = directory::pending_events(&dir)
         .into_iter()
         .filter(|e| e.name == "s")
         .map(|e| e.label)

@@ -14,7 +14,7 @@ mod linux {
     use std::time::Duration;
 
     use crate::support::{probe, temp_dir};
-    use openvino_telemetry::consent;
+    use openvino_telemetry::directory;
 
     fn openssl(dir: &Path, args: &[&str]) -> String {
         let out = Command::new("openssl")
@@ -233,7 +233,7 @@ mod linux {
     /// sends one event labelled `label`; returns the config dir.
     fn run_probe(case: &Case, label: &str, env: &[(&str, &Path)]) -> PathBuf {
         let config = case.root.join(format!("intel-{label}"));
-        consent::set(&config, true).unwrap();
+        directory::set_consent(&config, true).unwrap();
         let mut cmd = Command::new(probe());
         cmd.env_clear()
             .env("HOME", &case.root)
@@ -278,7 +278,7 @@ mod linux {
             "{label}: not delivered ({refused} refused handshakes)"
         );
         assert!(
-            openvino_telemetry::spool::pending_events(config).is_empty(),
+            openvino_telemetry::directory::pending_events(config).is_empty(),
             "{label}: delivered events are not kept"
         );
     }
@@ -290,7 +290,7 @@ mod linux {
             !bodies.iter().any(|b| b.contains(label)),
             "{label}: delivered to a collector the trust store does not vouch for"
         );
-        let kept = openvino_telemetry::spool::pending_events(config);
+        let kept = openvino_telemetry::directory::pending_events(config);
         assert!(
             kept.iter()
                 .any(|e| e.label.contains(label) || e.name.contains(label)),

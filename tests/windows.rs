@@ -16,7 +16,7 @@ mod windows {
 
     use crate::support::server::{Mode, TestServer};
     use crate::support::{example, probe, temp_dir};
-    use openvino_telemetry::consent;
+    use openvino_telemetry::directory;
 
     const LONG: Duration = Duration::from_secs(10);
 
@@ -39,7 +39,7 @@ mod windows {
         // Read only: the real directory is never written by a test.
         let local = std::env::var_os("LOCALAPPDATA").expect("LOCALAPPDATA is set on Windows");
         assert_eq!(
-            consent::default_config_dir().unwrap(),
+            directory::default_dir().unwrap(),
             PathBuf::from(local).join("Intel Corporation")
         );
     }
@@ -118,7 +118,7 @@ mod windows {
     #[test]
     fn two_processes_incrementing_stats_concurrently_lose_no_count() {
         let dir = temp_dir("win-lock").join("intel");
-        consent::set(&dir, true).unwrap();
+        directory::set_consent(&dir, true).unwrap();
         const RUNS: usize = 20;
         let chains: Vec<_> = (0..2)
             .map(|_| {
@@ -138,7 +138,7 @@ mod windows {
             chain.join().unwrap();
         }
         assert_eq!(
-            openvino_telemetry::stats::read_usage(&dir),
+            openvino_telemetry::directory::usage_count(&dir),
             Some(2 * RUNS as u64)
         );
         assert!(
@@ -209,7 +209,7 @@ mod windows {
     fn the_profile_path_and_user_name_are_scrubbed_in_any_letter_case() {
         let server = TestServer::start(Mode::Ok204);
         let dir = temp_dir("win-scrub").join("intel");
-        consent::set(&dir, true).unwrap();
+        directory::set_consent(&dir, true).unwrap();
         let message = r"cannot open C:\Users\Alice\models\a.xml; c:\users\alice\b.xml; C:\USERS\ALICE\c.xml by ALICE alice";
         let (stdout, _) = run(Command::new(probe())
             .env("USERPROFILE", r"C:\Users\Alice")

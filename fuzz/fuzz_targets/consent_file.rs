@@ -1,10 +1,10 @@
-//! `consent_file`: see `openvino_telemetry_fuzz::consent_file` for what is checked.
+//! `consent_file`: see `openvino_telemetry::fuzz::consent_file` for what is checked.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use openvino_telemetry_fuzz::{consent_file, Scratch};
+use openvino_telemetry::fuzz::{consent_file, Scratch};
 
 static SCRATCH: OnceLock<Scratch> = OnceLock::new();
 

@@ -1,10 +1,10 @@
-//! `endpoint`: see `openvino_telemetry_fuzz::endpoint` for what is checked.
+//! `endpoint`: see `openvino_telemetry::fuzz::endpoint` for what is checked.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use openvino_telemetry_fuzz::{endpoint, Scratch};
+use openvino_telemetry::fuzz::{endpoint, Scratch};
 
 static SCRATCH: OnceLock<Scratch> = OnceLock::new();
 

@@ -1,10 +1,10 @@
-//! `normalise`: see `openvino_telemetry_fuzz::normalise` for what is checked.
+//! `normalise`: see `openvino_telemetry::fuzz::normalise` for what is checked.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use openvino_telemetry_fuzz::{normalise, Scratch};
+use openvino_telemetry::fuzz::{normalise, Scratch};
 
 static SCRATCH: OnceLock<Scratch> = OnceLock::new();
 

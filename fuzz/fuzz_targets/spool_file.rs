@@ -1,10 +1,10 @@
-//! `spool_file`: see `openvino_telemetry_fuzz::spool_file` for what is checked.
+//! `spool_file`: see `openvino_telemetry::fuzz::spool_file` for what is checked.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use openvino_telemetry_fuzz::{spool_file, Scratch};
+use openvino_telemetry::fuzz::{spool_file, Scratch};
 
 static SCRATCH: OnceLock<Scratch> = OnceLock::new();
 

@@ -1,10 +1,10 @@
-//! `stats_file`: see `openvino_telemetry_fuzz::stats_file` for what is checked.
+//! `stats_file`: see `openvino_telemetry::fuzz::stats_file` for what is checked.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use openvino_telemetry_fuzz::{stats_file, Scratch};
+use openvino_telemetry::fuzz::{stats_file, Scratch};
 
 static SCRATCH: OnceLock<Scratch> = OnceLock::new();
 

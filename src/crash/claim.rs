@@ -56,6 +56,17 @@ pub fn pending_records(dir: &Path) -> usize {
         .count()
 }
 
+/// The complete records in `dir` (waiting or claimed), parsed; files that are not a
+/// complete record are left out.
+pub fn read_records(dir: &Path) -> Vec<Record> {
+    record_files(dir)
+        .into_iter()
+        .filter(|(_, kind)| *kind != Kind::Partial)
+        .filter_map(|(name, _)| fs::read_to_string(dir.join(name)).ok())
+        .filter_map(|text| parse_record(&text))
+        .collect()
+}
+
 /// Deletes every crash record in `dir`, sent or not (opt-out, init without consent).
 /// Returns how many files were deleted.
 pub fn discard_records(dir: &Path) -> usize {

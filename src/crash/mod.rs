@@ -42,7 +42,7 @@ use crate::event;
 mod claim;
 mod report;
 
-pub use claim::{claim_records, discard_records, pending_records, release, Claim};
+pub use claim::{claim_records, discard_records, pending_records, read_records, release, Claim};
 pub use report::{parse_record, record_event, Record};
 
 /// cbindgen:ignore

@@ -45,7 +45,7 @@ fn a_consent_path_that_is_a_directory_a_fifo_or_a_symlink_counts_as_declined() {
         ("huge", "larger than 4096 bytes"),
     ] {
         let dir = accepted_dir(kind);
-        let path = dir.join(consent::CONSENT_FILE);
+        let path = dir.join(directory::CONSENT_FILE);
         fs::remove_file(&path).unwrap();
         match kind {
             "directory" => fs::create_dir(&path).unwrap(),

@@ -34,11 +34,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use openvino_telemetry::consent;
-use openvino_telemetry::identity::CLIENT_ID_FILE;
-use openvino_telemetry::spool::{PENDING_PREFIX, SPOOL_FILE};
-use openvino_telemetry::stats::STATS_FILE;
-use openvino_telemetry::telemetry::DEFAULT_API_SECRET;
+use openvino_telemetry::directory::{self, CLIENT_ID_FILE, PENDING_PREFIX, SPOOL_FILE, STATS_FILE};
+use openvino_telemetry::DEFAULT_API_SECRET;
 use openvino_telemetry::{Counters, Error, Options, Telemetry};
 use rusty_fork::rusty_fork_test_name;
 use serde_json::Value;
@@ -167,7 +164,7 @@ fn spool_lines(dir: &Path) -> Vec<Value> {
 /// Writes a spool by hand, in the library's format: one JSON object per line, under the
 /// directory's client id (the fixed one of the tmpfs test where there is none yet).
 fn write_spool(dir: &Path, events: &[(String, u64)]) {
-    let cid = openvino_telemetry::identity::peek(dir)
+    let cid = openvino_telemetry::directory::client_id(dir)
         .unwrap_or_else(|| "b05ef51d-3610-4440-bce3-6140be6d302c".to_string());
     let mut text = String::new();
     for (label, ts) in events {

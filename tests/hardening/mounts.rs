@@ -34,7 +34,7 @@ fn home_unset_or_empty_falls_back_to_the_account_home_and_never_crashes() {
     let empty = empty_dir.path();
     let accepted_dir = scratch_dir("fake-home-accepted");
     let accepted = accepted_dir.path();
-    consent::set(&accepted.join("intel"), true).unwrap();
+    directory::set_consent(&accepted.join("intel"), true).unwrap();
     let script = r#"
         mount --bind "$1" "$3" || { echo MOUNT-FAILED; exit 99; }
         for home in unset empty; do

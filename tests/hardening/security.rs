@@ -25,7 +25,7 @@ fn every_file_is_0600_and_the_directory_0700_whatever_the_umask() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(mode_of(&dir), 0o700);
     let names = names_in(&dir);
-    for expected in [consent::CONSENT_FILE, CLIENT_ID_FILE, STATS_FILE] {
+    for expected in [directory::CONSENT_FILE, CLIENT_ID_FILE, STATS_FILE] {
         assert!(names.contains(&expected.to_string()), "{names:?}");
     }
     assert!(
@@ -270,7 +270,7 @@ fn nothing_secret_is_printed_outside_debug_mode() {
 
     // Debug mode is the documented exception: it prints the body (client id included).
     fs::create_dir_all(&dir).unwrap();
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     let client_id = fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap();
     let mut cmd = probe_command(
         Some(&dir),

@@ -265,7 +265,7 @@ fn opting_out_deletes_the_spool_and_claims() {
 fn an_init_without_a_stored_decision_deletes_the_spool() {
     let dir = accepted_dir("undecided-spool");
     spool_offline(&dir, 5);
-    fs::remove_file(dir.join(consent::CONSENT_FILE)).unwrap();
+    fs::remove_file(dir.join(directory::CONSENT_FILE)).unwrap();
     let t = init(&options(&dir, &closed_port_url()));
     assert!(!t.is_enabled());
     drop(t);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::consent;
+use openvino_telemetry::directory;
 
 use super::{probe, temp_dir};
 
@@ -16,7 +16,7 @@ const HANDSHAKE: Duration = Duration::from_secs(30);
 /// A fresh `<tmp>/intel` where the user accepted (`1` and a client id).
 pub fn accepted_dir(tag: &str) -> PathBuf {
     let dir = temp_dir(tag).join("intel");
-    consent::set(&dir, true).unwrap();
+    directory::set_consent(&dir, true).unwrap();
     dir
 }
 

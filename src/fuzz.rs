@@ -1,25 +1,23 @@
 //! The checks behind the fuzz targets, one function per target.
 //!
 //! Each function takes the raw fuzz input (and, for the file readers, a scratch directory
-//! that belongs to the caller alone), drives the library's public functions with it, and
-//! panics when a promise is broken. The fuzz targets under `fuzz_targets/` call these;
-//! `tests/fuzz_regressions.rs` in the main crate includes this file by path and replays
-//! every input kept under `fuzz/regressions/<target>/` through the same functions, so
-//! `cargo test` keeps every finding fixed.
-//!
-//! Only the library, `serde_json` and `ureq` (for its re-exported `http::Uri`, the parser
-//! the transport really uses) are needed, all of which the main crate already depends on.
+//! that belongs to the caller alone), drives the library's functions with it, and panics
+//! when a promise is broken. The checks sit next to the code they drive: they are compiled
+//! only into the unit tests and into fuzz builds (cargo-fuzz sets `--cfg fuzzing`), never
+//! into the library. The fuzz targets under `fuzz/fuzz_targets/` call them; the unit tests
+//! in `fuzz/replay.rs` replay every input kept under `fuzz/regressions/<target>/` through
+//! the same functions, so `cargo test` keeps every finding fixed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use openvino_telemetry::consent::{self, Consent};
-use openvino_telemetry::event::{self, Common, Event, Scrubber};
-use openvino_telemetry::spool;
-use openvino_telemetry::stats;
-use openvino_telemetry::transport::Endpoint;
+use crate::consent::{self, Consent};
+use crate::event::{self, Common, Event, Scrubber};
+use crate::spool;
+use crate::stats;
+use crate::transport::Endpoint;
 use serde_json::Value;
 
 /// The targets, by the name of their directory under `fuzz/regressions/`.
@@ -44,7 +42,7 @@ impl Scratch {
         let path = std::env::temp_dir().join(format!(
             "ovt-fuzz-{tag}-{}-{:08x}",
             std::process::id(),
-            openvino_telemetry::files::random_u32()
+            crate::files::random_u32()
         ));
         fs::create_dir_all(&path).expect("create the scratch directory");
         Scratch { path }
@@ -403,14 +401,14 @@ pub fn spool_file(dir: &Path, data: &[u8]) {
         },
         session_id: Arc::from("s"),
         timestamp_micros: now,
-        scrub: openvino_telemetry::event::ScrubState::Done,
+        scrub: crate::event::ScrubState::Done,
         extra: None,
     };
     let mut kept = vec![new.clone()];
     let text = spool::render_bounded(&mut kept, CID);
     assert!(text.len() <= spool::MAX_BYTES || kept.is_empty());
     let name = spool::new_pending_name();
-    openvino_telemetry::files::write_atomic(dir, &name, &text).expect("keep in a writable dir");
+    crate::files::write_atomic(dir, &name, &text).expect("keep in a writable dir");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -446,3 +444,6 @@ pub fn spool_file(dir: &Path, data: &[u8]) {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[cfg(test)]
+mod replay;

@@ -1,11 +1,9 @@
 //! Replays every input kept under `fuzz/regressions/<target>/` through the fuzz target's
-//! own check (`fuzz/src/lib.rs`, included here by path), so `cargo test` keeps every
-//! finding of the fuzzers fixed without needing cargo-fuzz or a nightly compiler.
+//! own check (the parent module), so `cargo test` keeps every finding of the fuzzers fixed
+//! without needing cargo-fuzz or a nightly compiler.
 //! See `fuzz/README.md` for how the targets are run and inputs are added.
 
-#[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
-mod checks;
+use super as checks;
 
 use std::fs;
 use std::path::{Path, PathBuf};
