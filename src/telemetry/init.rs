@@ -60,32 +60,10 @@ fn start(options: &Options, env: &dyn Env, fork_generation: u64) -> Result<Telem
     let transport = open_transport(options, env, debug, &dir)?;
     let opened = store::open(&dir).map_err(|why| Stop::Disabled(why, Some(dir.clone())))?;
     let reason = describe(&decision, &opened.notes);
-    let common = common_fields(options, &opened);
-    let client_id = common.client_id.clone();
-    let gate = Arc::new(store::Gate::new(&dir, &client_id, opened.created));
-    let keeper = Arc::new(store::Keeper::new(Arc::clone(&gate)));
-    // Debug mode touches nothing queued on disk (DESIGN §3a.5): kept events and crash
-    // records wait for a real run.
-    let backlog = if debug {
-        None
-    } else {
-        claim_backlog(&dir, &client_id)
-    };
-    let sender = Sender::start(
-        SenderConfig {
-            capacity: options.queue_capacity,
-            ..SenderConfig::default()
-        },
-        common,
-        transport,
-        disk_for(&gate, &keeper, debug),
-        backlog,
-        sent_recorder(&dir, debug),
-    )?;
-    let active = Active::new(sender, &dir, keeper);
+    let active = start_sending(options, &dir, &opened, transport, debug)?;
     let mut telemetry = Telemetry::new(Some(active), reason, Some(dir), fork_generation);
     if options.crash_reports {
-        telemetry.install_crash_handlers(options, client_id, debug);
+        telemetry.install_crash_handlers(options, opened.client_id, debug);
     }
     if decision.accepted_now() {
         let _ = telemetry.send_opt_in(PrevState::Undefined);
@@ -166,6 +144,34 @@ fn open_transport(
         &options.measurement_id,
         &options.api_secret,
     )))
+}
+
+/// The sender and the handle's pending file; what earlier runs left is queued first.
+fn start_sending(
+    options: &Options,
+    dir: &Path,
+    opened: &store::Opened,
+    transport: Box<dyn Transport>,
+    debug: bool,
+) -> Result<Active, Stop> {
+    let common = common_fields(options, opened);
+    let gate = Arc::new(store::Gate::new(dir, &opened.client_id, opened.created));
+    let keeper = Arc::new(store::Keeper::new(Arc::clone(&gate)));
+    // Debug mode touches nothing queued on disk (DESIGN §3a.5): kept events and crash
+    // records wait for a real run.
+    let backlog = if debug {
+        None
+    } else {
+        claim_backlog(dir, &opened.client_id)
+    };
+    let config = SenderConfig {
+        capacity: options.queue_capacity,
+        ..SenderConfig::default()
+    };
+    let disk = disk_for(&gate, &keeper, debug);
+    let delivered = sent_recorder(dir, debug);
+    let sender = Sender::start(config, common, transport, disk, backlog, delivered)?;
+    Ok(Active::new(sender, dir, keeper))
 }
 
 /// The handle's reason: the decision, then what the store could not do.

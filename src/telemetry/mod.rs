@@ -10,7 +10,7 @@ mod options;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -107,21 +107,19 @@ impl Telemetry {
         self.active().map(|active| Usable { active })
     }
 
+    /// [`Usable::send_event`] when the handle is usable (so for all `send_*` below).
     pub fn send_event(&self, category: &str, action: &str, label: &str, value: i64) -> Result<()> {
         self.usable()?.send_event(category, action, label, value)
     }
 
-    /// The message is scrubbed of the user's home directory and name before it is queued.
     pub fn send_error(&self, category: &str, message: &str) -> Result<()> {
         self.usable()?.send_error(category, message)
     }
 
-    /// The trace is scrubbed of the user's home directory and name before it is queued.
     pub fn send_stack_trace(&self, category: &str, trace: &str) -> Result<()> {
         self.usable()?.send_stack_trace(category, trace)
     }
 
-    /// Starts a new session (a new session id) and sends `session`/`start`.
     pub fn start_session(&self, category: &str) -> Result<()> {
         self.usable()?.start_session(category)
     }
@@ -130,7 +128,6 @@ impl Telemetry {
         self.usable()?.end_session(category)
     }
 
-    /// The `opt_in`/`accepted` event, sent after a "yes".
     pub fn send_opt_in(&self, previous: PrevState) -> Result<()> {
         self.usable()?.send_opt_in(previous)
     }
@@ -206,13 +203,7 @@ pub struct Usable<'a> {
 
 impl Usable<'_> {
     fn push(&self, make: impl FnOnce(Arc<str>, u64) -> Result<Event>) -> Result<()> {
-        let session = Arc::clone(
-            &self
-                .active
-                .session
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let session = Arc::clone(&self.active.session());
         self.active.sender.push(make(session, now_micros())?)
     }
 
@@ -248,11 +239,7 @@ impl Usable<'_> {
     /// Starts a new session (a new session id) and sends `session`/`start`.
     pub fn start_session(&self, category: &str) -> Result<()> {
         let session = new_session_id();
-        *self
-            .active
-            .session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::clone(&session);
+        *self.active.session() = Arc::clone(&session);
         self.active
             .sender
             .push(Event::session_start(category, session, now_micros()))
@@ -277,6 +264,10 @@ impl Active {
             canonical_dir: store::canonical(dir),
             keeper,
         }
+    }
+
+    fn session(&self) -> MutexGuard<'_, Arc<str>> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Consent withdrawn: seen by the worker, or — after this process changed the decision
