@@ -9,8 +9,12 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+#[cfg(not(unix))]
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tempfile::TempPath;
 
 use crate::error::{Error, Result};
 
@@ -170,38 +174,33 @@ pub fn read_settled(
 /// created). Returns false when the file already existed.
 pub fn write_new(dir: &Path, name: &str, contents: &[u8]) -> Result<bool> {
     let target = dir.join(name);
-    let (tmp_path, mut tmp) = create_temp(dir, name)?;
-    let written = tmp.write_all(contents).and_then(|()| tmp.flush());
-    drop(tmp);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp_path);
-        return Err(Error::io("write", &target, e));
-    }
-    // A hard link appears complete and fails if the target exists: no window where the
-    // file is empty, and no replacing of a file that appeared meanwhile.
-    let linked = fs::hard_link(&tmp_path, &target);
-    let _ = fs::remove_file(&tmp_path);
-    match linked {
+    let tmp = write_temp(dir, name, &[contents])?;
+    // A rename that refuses to replace (or a hard link) makes the file appear complete and
+    // fails if the target exists: no window where it is empty, and no replacing of a file
+    // that appeared meanwhile.
+    match tmp.persist_noclobber(&target) {
         Ok(()) => Ok(true),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        // File systems with neither: fall back to an exclusive create.
+        Err(_) => create_new(&target, contents),
+    }
+}
+
+fn create_new(target: &Path, contents: &[u8]) -> Result<bool> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(target) {
+        Ok(mut file) => file
+            .write_all(contents)
+            .map(|()| true)
+            .map_err(|e| Error::io("write", target, e)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(_) => {
-            // File systems without hard links: fall back to an exclusive create.
-            let mut options = OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600).custom_flags(libc::O_CLOEXEC);
-            }
-            match options.open(&target) {
-                Ok(mut file) => file
-                    .write_all(contents)
-                    .map(|()| true)
-                    .map_err(|e| Error::io("write", &target, e)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(Error::io("create", &target, e)),
-            }
-        }
+        Err(e) => Err(Error::io("create", target, e)),
     }
 }
 
@@ -214,68 +213,57 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
 /// file is never assembled in memory).
 pub fn write_atomic_pieces(dir: &Path, name: &str, pieces: &[&[u8]]) -> Result<()> {
     let target = dir.join(name);
-    let (tmp_path, tmp) = create_temp(dir, name)?;
-    let mut tmp = io::BufWriter::with_capacity(64 * 1024, tmp);
-    let written = pieces
-        .iter()
-        .try_for_each(|piece| tmp.write_all(piece))
-        .and_then(|()| tmp.flush());
-    drop(tmp);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp_path);
-        return Err(Error::io("write", &target, e));
-    }
-    if let Err(e) = replace(&tmp_path, &target) {
-        let _ = fs::remove_file(&tmp_path);
-        return Err(Error::io("replace", &target, e));
-    }
-    Ok(())
+    let tmp = write_temp(dir, name, pieces)?;
+    replace(tmp, &target).map_err(|e| Error::io("replace", &target, e))
 }
 
-/// `rename`, replacing `to`. On Windows a replace fails with "access denied" while another
+/// Suffix of the temporary files of [`write_atomic`] and [`write_new`]: a process killed
+/// mid-write leaves `.<name>.<random>.tmp` behind (`spool::discard` removes its own).
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// A new temporary file beside `dir/name` (created exclusively, mode `0600`) holding
+/// `pieces`, closed. It is deleted when dropped unless it was renamed into place.
+fn write_temp(dir: &Path, name: &str, pieces: &[&[u8]]) -> Result<TempPath> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    let mut out = io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
+    pieces
+        .iter()
+        .try_for_each(|piece| out.write_all(piece))
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("write", dir.join(name), e))?;
+    drop(out);
+    // Closed before the rename, as Windows prefers.
+    Ok(tmp.into_temp_path())
+}
+
+/// Renames `tmp` over `to`. On Windows a replace fails with "access denied" while another
 /// process has `to` open (a reader of the decision file, the Python client, a virus
 /// scanner) where the file system or Windows version lacks POSIX rename semantics (and
 /// always under Wine): it is retried for at most 50 ms, as such opens are brief.
-fn replace(from: &Path, to: &Path) -> io::Result<()> {
+fn replace(tmp: TempPath, to: &Path) -> io::Result<()> {
     #[cfg(windows)]
     {
         let deadline = Instant::now() + Duration::from_millis(50);
+        let mut tmp = tmp;
         loop {
-            match fs::rename(from, to) {
+            match tmp.persist(to) {
                 Err(e)
-                    if e.kind() == io::ErrorKind::PermissionDenied && Instant::now() < deadline =>
+                    if e.error.kind() == io::ErrorKind::PermissionDenied
+                        && Instant::now() < deadline =>
                 {
+                    tmp = e.path;
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                other => return other,
+                other => return other.map_err(|e| e.error),
             }
         }
     }
     #[cfg(not(windows))]
-    fs::rename(from, to)
-}
-
-fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_CLOEXEC);
-    }
-    let mut attempt = 0u32;
-    loop {
-        let tmp_path = dir.join(format!(
-            ".{name}.{}.{:08x}.tmp",
-            std::process::id(),
-            random_u32()
-        ));
-        match options.open(&tmp_path) {
-            Ok(file) => return Ok((tmp_path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
-            Err(e) => return Err(Error::io("create a temporary file in", dir, e)),
-        }
-    }
+    tmp.persist(to).map_err(|e| e.error)
 }
 
 /// Removes `dir/name`; a missing file is not an error.
@@ -388,11 +376,20 @@ pub fn random_u32() -> u32 {
     if getrandom::fill(&mut bytes).is_ok() {
         return u32::from_ne_bytes(bytes);
     }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     nanos ^ std::process::id().rotate_left(16)
+}
+
+/// The wall clock in microseconds since the Unix epoch (0 before it): what events carry
+/// and what the files on disk record. (A signal handler uses its own `clock_gettime`.)
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -417,6 +414,26 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x")]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn write_new_never_replaces_and_leaves_no_temp() {
+        let dir = temp_dir("files");
+        assert!(write_new(&dir, "id", b"first").unwrap());
+        assert!(!write_new(&dir, "id", b"second").unwrap());
+        assert_eq!(fs::read(dir.join("id")).unwrap(), b"first");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("id")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("id")]);
         fs::remove_dir_all(dir).unwrap();
     }
 

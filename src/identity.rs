@@ -13,7 +13,9 @@ pub const LEGACY_CLIENT_ID_FILE: &str = "openvino_ga_uid";
 /// A client id file is a UUID, nothing more; anything larger is not one.
 const ID_READ_LIMIT: usize = 256;
 
-/// A fresh random UUID, version 4, lowercase, hyphenated.
+/// A fresh random UUID, version 4, lowercase, hyphenated: what Python's
+/// `str(uuid.uuid4())` writes. The bytes come from the operating system; if it fails, from
+/// [`files::random_u32`]'s fallback, so this never panics (`Uuid::new_v4` would).
 pub fn new_uuid_v4() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
@@ -21,27 +23,17 @@ pub fn new_uuid_v4() -> String {
             chunk.copy_from_slice(&files::random_u32().to_ne_bytes());
         }
     }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
-/// True for the 8-4-4-4-12 hexadecimal form (either case), which is what both clients write.
+/// True for the 8-4-4-4-12 hexadecimal form (either case, any version), which is what
+/// both clients write. The other forms the `uuid` crate parses (braced, URN, 32 bare
+/// digits) have other lengths and are refused.
 pub fn is_valid_uuid(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => *b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+    text.len() == uuid::fmt::Hyphenated::LENGTH && uuid::Uuid::try_parse(text).is_ok()
 }
 
 fn is_valid_id_file(bytes: &[u8]) -> bool {
@@ -158,11 +150,22 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(&a[14..15], "4");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+        assert_eq!(a, a.to_lowercase());
     }
 
     #[test]
     fn validation_rejects_near_misses() {
         assert!(is_valid_uuid("B05EF51D-3610-4440-BCE3-6140BE6D302C"));
+        // Any version and variant, as before: only the form is checked.
+        assert!(is_valid_uuid("00000000-0000-0000-0000-000000000000"));
+        assert!(is_valid_uuid("b05ef51d-3610-1440-7ce3-6140be6d302c"));
+        assert!(!is_valid_uuid("b05ef51d36104440bce36140be6d302c"));
+        assert!(!is_valid_uuid("{b05ef51d-3610-4440-bce3-6140be6d302c}"));
+        assert!(!is_valid_uuid(
+            "urn:uuid:b05ef51d-3610-4440-bce3-6140be6d302c"
+        ));
+        assert!(!is_valid_uuid("b05ef51d-3610-4440-bce36-140be6d302c"));
+        assert!(!is_valid_uuid(" b05ef51d-3610-4440-bce3-6140be6d302"));
         assert!(!is_valid_uuid("b05ef51d-3610-4440-bce3-6140be6d302"));
         assert!(!is_valid_uuid("b05ef51d+3610-4440-bce3-6140be6d302c"));
         assert!(!is_valid_uuid("g05ef51d-3610-4440-bce3-6140be6d302c"));

@@ -23,7 +23,7 @@ pub use ga4::{
     RESERVED_EVENT_NAMES,
 };
 pub use wire::{
-    batch_sizes, request_body, wire_events_json, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
+    batch_sizes, next_batch_len, request_body, wire_events_json, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
 };
 // The paths these had when they lived in this file.
 pub use crate::host::{detect_docker, detect_os};

@@ -12,7 +12,8 @@ use std::io;
 use serde::{Serialize, Serializer};
 
 use super::ga4::{normalise_value, usage_group};
-use super::{Common, Event};
+use super::ga4::MAX_VALUE_CHARS;
+use super::{Common, Event, ScrubState};
 
 /// GA4 accepts at most this many events in one request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 25;
@@ -186,6 +187,43 @@ pub fn wire_events_json(common: &Common, events: &[Event]) -> Vec<String> {
         // Serialising these plain structs into a String cannot fail.
         .map(|e| serde_json::to_string(&WireEvent::new(&wire_common, e)).unwrap_or_default())
         .collect()
+}
+
+/// How many of `events` the next request carries: up to 25, fewer when their body would
+/// reach 130 000 bytes. Ordinary events never do (25 of them stay under 49 kB); only wide
+/// ones can: crash reports (up to 15 extra values) and lines read back from disk. A cheap
+/// upper bound decides whether the body must be measured at all.
+pub fn next_batch_len(common: &Common, events: &[Event]) -> usize {
+    let events = &events[..events.len().min(MAX_EVENTS_PER_REQUEST)];
+    if body_len_bound(common, events) < MAX_BODY_BYTES {
+        return events.len();
+    }
+    batch_sizes(common, events)
+        .first()
+        .copied()
+        .unwrap_or(events.len())
+}
+
+/// An upper bound of [`request_body`]'s length: JSON writes a byte of text as at most six
+/// (`\u001f`), and 512 bytes cover one event's keys, numbers and punctuation.
+fn body_len_bound(common: &Common, events: &[Event]) -> usize {
+    const PER_EVENT: usize = 512;
+    let common_text = common.client_id.len() + common.app_name.len() + common.app_version.len();
+    let event_text = |e: &Event| {
+        let extra = e.extra.as_deref().map_or(0, |x| {
+            x.app_name.len()
+                + x.app_version.len()
+                + x.params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        });
+        // A raw label is cut to 100 characters by the scrubber before it is sent.
+        let label = match e.scrub {
+            ScrubState::Raw { .. } => e.label.len().min(4 * MAX_VALUE_CHARS),
+            ScrubState::Done => e.label.len(),
+        };
+        e.name.len() + e.category.len() + label + e.session_id.len() + extra
+    };
+    let texts: usize = events.iter().map(event_text).sum();
+    PER_EVENT + 6 * common_text + events.len() * (PER_EVENT + 6 * common_text) + 6 * texts
 }
 
 /// Splits `events` into consecutive batches of at most 25 events whose [`request_body`] is

@@ -10,7 +10,7 @@ use super::last_error::set_last_error;
 use super::options::ov_telemetry_options_t;
 use super::status::{fail, ov_telemetry_status_e, status_of};
 use crate::error::Error;
-use crate::telemetry::{Options, Telemetry};
+use crate::telemetry::{Options, Telemetry, Usable};
 
 use ov_telemetry_status_e::*;
 
@@ -102,11 +102,12 @@ fn with_handle(
 
 /// Runs `send` on a usable handle. Precedence: NULL handle → INVALID_ARGUMENT, shut down
 /// → SHUT_DOWN, disabled → DISABLED — all before any string is read.
+/// The handle's state is checked once, here ([`Usable`]).
 fn send(
     t: *const ov_telemetry_t,
-    send: impl FnOnce(&Telemetry) -> Result<(), Error>,
+    send: impl FnOnce(&Usable) -> Result<(), Error>,
 ) -> ov_telemetry_status_e {
-    with_handle(t, |t| t.usable().and_then(|()| send(t)))
+    with_handle(t, |t| t.usable().and_then(|usable| send(&usable)))
 }
 
 /// Queues an event (GA4 event `action` with `event_category`, `event_label`,

@@ -1,27 +1,11 @@
-//! The consent decision, in one place.
-//!
-//! The decision is stored in `<config dir>/openvino_telemetry`, shared with the Python
-//! client: `1` accepted, `0` declined; the first line is read, blanks trimmed; a missing
-//! file is undecided; an empty, unreadable or other file counts as declined (with a
-//! warning). At init the first matching rule wins:
-//!
-//! 1. `DO_NOT_TRACK` or `OPENVINO_TELEMETRY_DISABLE` holds a true value (`1`, `true`, `yes`,
-//!    any case) → disabled; no file is touched.
-//! 2. `disable_in_ci` is on and a CI service is detected → disabled.
-//! 3. The file says `1` → enabled; anything else that exists → disabled.
-//! 4. No file: a command-line tool that asked for the dialog, running in the foreground of
-//!    a terminal, writes `0`, then asks; only `Y`/`yes` writes `1` (and a new client id).
-//!    Anyone else — a library, a service, a notebook — stays disabled and creates nothing.
+//! The decision at init (DESIGN §4): the environment, CI, the stored decision, and the
+//! dialog, first match wins.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::dialog;
-use crate::error::{Error, Result};
-use crate::{files, identity};
-
-pub const CONSENT_FILE: &str = "openvino_telemetry";
-const CONSENT_READ_LIMIT: usize = 4096;
+use super::{read_settled, set, write, Consent};
+use crate::{dialog, files};
 
 /// Variables that turn telemetry off whatever the file says.
 pub const OPT_OUT_VARIABLES: [&str; 2] = ["DO_NOT_TRACK", "OPENVINO_TELEMETRY_DISABLE"];
@@ -42,134 +26,6 @@ pub const CI_VARIABLES: [&str; 12] = [
     "CODEBUILD_BUILD_ID",
     "DRONE",
 ];
-
-/// The stored decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Consent {
-    Undecided,
-    Declined,
-    Accepted,
-}
-
-/// Where the shared files live when no directory is given: `$HOME/intel` on Linux and
-/// macOS, `%LOCALAPPDATA%\Intel Corporation` on Windows.
-pub fn default_config_dir() -> Option<PathBuf> {
-    let base = directories::BaseDirs::new()?;
-    #[cfg(windows)]
-    {
-        Some(base.data_local_dir().join("Intel Corporation"))
-    }
-    #[cfg(not(windows))]
-    {
-        let home = base.home_dir();
-        if home.as_os_str().is_empty() {
-            return None;
-        }
-        Some(home.join("intel"))
-    }
-}
-
-/// The directory to use: the one given, else the default.
-pub fn config_dir(given: Option<&Path>) -> Result<PathBuf> {
-    match given {
-        Some(dir) if dir.as_os_str().is_empty() => {
-            Err(Error::InvalidArgument("config_dir is empty".to_string()))
-        }
-        Some(dir) => Ok(dir.to_path_buf()),
-        None => default_config_dir().ok_or_else(|| {
-            Error::Disabled("no home directory is known (HOME is unset)".to_string())
-        }),
-    }
-}
-
-/// Reads the stored decision. The second value explains a file that counts as declined
-/// because it is empty, malformed or unreadable. A file that reads as neither `1` nor `0`
-/// is re-read for a moment first (the Python client rewrites it in place:
-/// [`files::SETTLE_WAIT`]). A decline found here removes this library's own files, which
-/// a Python opt-out does not know about.
-pub fn read(dir: &Path) -> (Consent, Option<String>) {
-    let read = read_settled(dir, files::SETTLE_WAIT);
-    // Only a plain `0`: a file that stays unreadable may be a stalled rewrite.
-    if read == (Consent::Declined, None) {
-        crate::store::observe(dir, read.0);
-    }
-    read
-}
-
-/// [`read`] with a given wait for a file being rewritten, and nothing deleted.
-pub fn read_settled(dir: &Path, settle: Duration) -> (Consent, Option<String>) {
-    let path = dir.join(CONSENT_FILE);
-    match files::read_settled(&path, CONSENT_READ_LIMIT, settle, |b| parse(b).is_some()) {
-        Ok(None) => (Consent::Undecided, None),
-        Ok(Some(bytes)) => parse(&bytes).map_or_else(
-            || {
-                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).into_owned();
-                (
-                    Consent::Declined,
-                    Some(format!(
-                        "{} holds {shown:?}, neither 1 nor 0: treated as declined",
-                        path.display()
-                    )),
-                )
-            },
-            |consent| (consent, None),
-        ),
-        Err(e) => {
-            // A directory that does not exist yet holds no decision.
-            if let Error::Io { source, .. } = &e {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    return (Consent::Undecided, None);
-                }
-            }
-            (Consent::Declined, Some(format!("{e}: treated as declined")))
-        }
-    }
-}
-
-/// `1` → accepted, `0` → declined, reading the file as the Python client does: UTF-8 text
-/// (invalid UTF-8 decides nothing), its first line (`\n`, `\r\n` or a lone `\r` ends it),
-/// stripped of Python's whitespace (Unicode White_Space and U+001C–U+001F).
-pub fn parse(bytes: &[u8]) -> Option<Consent> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let first_line = text.split(['\n', '\r']).next().unwrap_or_default();
-    let python_space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
-    match first_line.trim_matches(python_space) {
-        "1" => Some(Consent::Accepted),
-        "0" => Some(Consent::Declined),
-        _ => None,
-    }
-}
-
-/// Writes the bare decision (`1` or `0`, no newline, like the Python client).
-pub fn write(dir: &Path, accepted: bool) -> Result<()> {
-    files::ensure_dir(dir)?;
-    files::write_atomic(dir, CONSENT_FILE, if accepted { b"1" } else { b"0" })
-}
-
-/// Changes the decision the way `opt_in_out` does. Accepting writes `1` and a new client
-/// id; declining writes `0` first, then deletes the client id (both names), `stats` and
-/// everything kept on disk. Returns the decision that was stored before. Taken under the
-/// directory lock when it can be had within a second (an init in progress then sees the
-/// change whole); the user's decision is applied even when it cannot.
-pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
-    let (previous, _) = read_settled(dir, files::SETTLE_WAIT);
-    files::ensure_dir(dir)?;
-    let _lock = files::DirLock::acquire(dir, files::STATS_LOCK_WAIT).ok();
-    write(dir, accepted)?;
-    crate::store::consent_changed_here(dir);
-    if accepted {
-        identity::regenerate(dir)?;
-    } else {
-        forget_everything_but_the_decision(dir)?;
-    }
-    Ok(previous)
-}
-
-/// Deletes what only exists with consent: client id, usage statistics, queued events, the
-/// record of sent events.
-pub fn forget_everything_but_the_decision(dir: &Path) -> Result<()> {
-    crate::store::forget_everything_but_the_decision(dir)
-}
 
 /// Reads environment variables; tests pass a map instead of the process environment.
 pub trait Env {
@@ -344,9 +200,9 @@ fn ask(dir: &Path, mut terminal: dialog::Terminal, timeout: Duration) -> Decisio
 
 #[cfg(test)]
 mod tests {
+    use super::super::CONSENT_FILE;
     use super::*;
     use crate::testing::temp_dir;
-    use crate::{spool, stats};
     use std::collections::HashMap;
     use std::fs;
 
@@ -365,54 +221,6 @@ mod tests {
             dialog_timeout: Duration::from_millis(10),
             disable_in_ci: false,
         }
-    }
-
-    #[test]
-    fn parse_reads_the_first_line_trimmed() {
-        assert_eq!(parse(b"1"), Some(Consent::Accepted));
-        assert_eq!(parse(b" 1 \r\nanything"), Some(Consent::Accepted));
-        assert_eq!(parse(b"0\n"), Some(Consent::Declined));
-        assert_eq!(parse(b""), None);
-        assert_eq!(parse(b"yes"), None);
-        assert_eq!(parse(b"\n1"), None);
-        assert_eq!(parse(b"10"), None);
-        assert_eq!(
-            parse(b"1\r0"),
-            Some(Consent::Accepted),
-            "a lone CR ends the line"
-        );
-        assert_eq!(
-            parse(b"1\n\xff"),
-            None,
-            "invalid UTF-8 anywhere decides nothing"
-        );
-        assert_eq!(parse("\u{a0}1\u{2003}".as_bytes()), Some(Consent::Accepted));
-    }
-
-    #[test]
-    fn file_states_map_to_decisions() {
-        let dir = temp_dir("consent");
-        assert_eq!(read(&dir), (Consent::Undecided, None));
-        assert_eq!(
-            read(&dir.join("missing-subdir")),
-            (Consent::Undecided, None)
-        );
-        fs::write(dir.join(CONSENT_FILE), "1").unwrap();
-        assert_eq!(read(&dir), (Consent::Accepted, None));
-        fs::write(dir.join(CONSENT_FILE), "0").unwrap();
-        assert_eq!(read(&dir), (Consent::Declined, None));
-        for bad in ["", "2", "true", "\u{0}"] {
-            fs::write(dir.join(CONSENT_FILE), bad).unwrap();
-            let (consent, warning) = read(&dir);
-            assert_eq!(consent, Consent::Declined, "{bad:?}");
-            assert!(warning.unwrap().contains("neither 1 nor 0"));
-        }
-        fs::remove_file(dir.join(CONSENT_FILE)).unwrap();
-        fs::create_dir(dir.join(CONSENT_FILE)).unwrap();
-        let (consent, warning) = read(&dir);
-        assert_eq!(consent, Consent::Declined);
-        assert!(warning.unwrap().contains("not a regular file"));
-        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -498,28 +306,5 @@ mod tests {
         assert_eq!(fs::read_to_string(&dir).unwrap(), "mine");
         assert!(write(&dir, true).is_err());
         fs::remove_dir_all(base).unwrap();
-    }
-
-    #[test]
-    fn set_accept_makes_new_ids_and_decline_forgets_everything() {
-        let dir = temp_dir("consent");
-        assert_eq!(set(&dir, true).unwrap(), Consent::Undecided);
-        let first = identity::peek(&dir).unwrap();
-        stats::record_usage(&dir).unwrap();
-        assert_eq!(set(&dir, true).unwrap(), Consent::Accepted);
-        let second = identity::peek(&dir).unwrap();
-        assert_ne!(first, second);
-        fs::write(dir.join(identity::LEGACY_CLIENT_ID_FILE), &first).unwrap();
-        fs::write(dir.join(spool::SPOOL_FILE), "{}\n").unwrap();
-        assert_eq!(set(&dir, false).unwrap(), Consent::Accepted);
-        let mut left: Vec<String> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, vec![CONSENT_FILE.to_string()]);
-        assert_eq!(fs::read_to_string(dir.join(CONSENT_FILE)).unwrap(), "0");
-        assert_eq!(read(&dir).0, Consent::Declined);
-        fs::remove_dir_all(dir).unwrap();
     }
 }
