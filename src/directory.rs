@@ -11,7 +11,8 @@ use crate::{Consent, Result};
 
 pub use crate::consent::CONSENT_FILE;
 pub use crate::crash::{
-    Record as CrashRecord, RECORD_PREFIX as CRASH_RECORD_PREFIX, RECORD_SUFFIX as CRASH_RECORD_SUFFIX,
+    Record as CrashRecord, RECORD_PREFIX as CRASH_RECORD_PREFIX,
+    RECORD_SUFFIX as CRASH_RECORD_SUFFIX,
 };
 pub use crate::event::Event as PendingEvent;
 pub use crate::identity::CLIENT_ID_FILE;

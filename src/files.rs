@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 /// Prefix of the lock file that serialises read-modify-write cycles where a directory
 /// cannot be locked (Windows). It lives in the temp directory, not among the files shared
 /// with the Python client: `openvino_telemetry-<hash of the config dir>.lock`.
+#[cfg(not(unix))]
 pub const LOCK_FILE_PREFIX: &str = "openvino_telemetry-";
 
 /// Makes sure `dir` exists as a directory. It is created (mode `0700`) only when its parent
@@ -290,9 +291,6 @@ pub struct DirLock {
 /// The longest wait for the directory lock around the usage count at init: holders keep it
 /// for well under a millisecond, but eight tools starting at once on a slow disk queue up.
 pub const STATS_LOCK_WAIT: Duration = Duration::from_secs(1);
-/// The longest wait for the directory lock around the spool (written at the shutdown
-/// deadline, so it must stay short).
-pub const SPOOL_LOCK_WAIT: Duration = Duration::from_millis(100);
 
 impl DirLock {
     /// Blocks until the lock is held, at most `max_wait`. Only taken around short

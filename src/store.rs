@@ -124,10 +124,6 @@ impl Gate {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The client id to send and keep under (it changes only by adoption, see above).
     pub fn client_id(&self) -> String {
         self.lock().client_id.clone()
@@ -290,7 +286,7 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kept {
     /// On disk for a later run.
-    Kept,
+    OnDisk,
     /// Consent is withdrawn (or the identity changed): dropped, nothing written.
     Withdrawn,
     /// The file could not be written (a full disk, say).
@@ -322,7 +318,7 @@ impl Keeper {
     /// the module documentation).
     pub fn keep(&self, events: &[Event], settle: Duration) -> Kept {
         if events.is_empty() {
-            return Kept::Kept;
+            return Kept::OnDisk;
         }
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if !self.gate.allows(settle) {
@@ -343,7 +339,7 @@ impl Keeper {
             kept.clear();
             return Kept::Withdrawn;
         }
-        Kept::Kept
+        Kept::OnDisk
     }
 
     /// The handle is done: a later init, in this process too, may claim the file.
@@ -444,12 +440,12 @@ mod tests {
         let event = Event::session_start("c", Arc::from("s"), 1);
         assert_eq!(
             keeper.keep(std::slice::from_ref(&event), Duration::ZERO),
-            Kept::Kept
+            Kept::OnDisk
         );
         assert_eq!(spool::pending_count(&dir), 1);
         assert_eq!(
             keeper.keep(std::slice::from_ref(&event), Duration::ZERO),
-            Kept::Kept
+            Kept::OnDisk
         );
         assert_eq!(spool::pending_count(&dir), 2, "one file, both events");
         consent::set(&dir, false).unwrap();

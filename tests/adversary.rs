@@ -536,7 +536,11 @@ fn randomised_processes_consent_changes_and_collector_modes() {
 /// The Python client's opt-in: `1` written in place, a new client id written.
 fn python_opt_in(dir: &Path) -> String {
     python_rewrite(&dir.join(directory::CONSENT_FILE), b"1", Duration::ZERO);
-    let cid = uuid::Uuid::new_v4().to_string();
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).unwrap();
+    let cid = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string();
     python_rewrite(
         &dir.join(directory::CLIENT_ID_FILE),
         cid.as_bytes(),
@@ -719,7 +723,11 @@ fn a_consent_change_elsewhere_does_not_make_sends_wait_for_the_disk() {
         python_rewrite(&path, b"1", Duration::from_millis(60));
     });
     let deadline = Instant::now() + LONG;
-    while fs::metadata(dir.join(directory::CONSENT_FILE)).unwrap().len() != 0 {
+    while fs::metadata(dir.join(directory::CONSENT_FILE))
+        .unwrap()
+        .len()
+        != 0
+    {
         assert!(Instant::now() < deadline);
     }
     let started = Instant::now();

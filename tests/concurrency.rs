@@ -146,7 +146,10 @@ fn usage_increments_from_8_processes_are_never_lost() {
     for c in children {
         finish(c);
     }
-    assert_eq!(directory::usage_count(&dir), Some(5 + 8 * INCREMENTS as u64));
+    assert_eq!(
+        directory::usage_count(&dir),
+        Some(5 + 8 * INCREMENTS as u64)
+    );
     let text = fs::read_to_string(dir.join(directory::STATS_FILE)).unwrap();
     assert!(text.contains("\"other\": \"kept\""), "{text}");
 }

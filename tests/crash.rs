@@ -166,7 +166,10 @@ fn records(dir: &Path) -> Vec<String> {
 fn only_record(dir: &Path) -> String {
     let names = records(dir);
     assert_eq!(names.len(), 1, "{names:?}");
-    assert!(names[0].ends_with(directory::CRASH_RECORD_SUFFIX), "{names:?}");
+    assert!(
+        names[0].ends_with(directory::CRASH_RECORD_SUFFIX),
+        "{names:?}"
+    );
     let path = dir.join(&names[0]);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -239,7 +242,10 @@ fn crash_is_reported(mode: &str, signal: i32, name: &str, function: &str) {
     assert!(String::from_utf8_lossy(&out.stdout).contains("init 0"));
 
     let record = only_record(&dir);
-    assert!(record.starts_with("openvino_telemetry_crash 1\n"), "{record}");
+    assert!(
+        record.starts_with("openvino_telemetry_crash 1\n"),
+        "{record}"
+    );
     assert!(record.contains(&format!("\nsignal {name}\n")), "{record}");
     assert!(
         record.contains("\napp crasher\nversion 1.2.3\n"),

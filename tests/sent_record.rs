@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use openvino_telemetry::directory::{SENT_FILE, SENT_MAX_BYTES as MAX_BYTES};
 use openvino_telemetry::directory;
+use openvino_telemetry::directory::{SENT_FILE, SENT_MAX_BYTES as MAX_BYTES};
 use serde_json::Value;
 use support::server::{Mode, TestServer};
 use support::{probe, temp_dir};

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use openvino_telemetry::directory::PENDING_PREFIX;
 use openvino_telemetry::directory;
+use openvino_telemetry::directory::PENDING_PREFIX;
 use serde_json::Value;
 use support::procs::{
     accepted_dir, finish, names_in, opt, opt_in_out, probe_command, step, wait_for,

@@ -89,15 +89,9 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
     if accepted {
         identity::regenerate(dir)?;
     } else {
-        forget_everything_but_the_decision(dir)?;
+        crate::store::forget_everything_but_the_decision(dir)?;
     }
     Ok(previous)
-}
-
-/// Deletes what only exists with consent: client id, usage statistics, queued events, the
-/// record of sent events.
-pub fn forget_everything_but_the_decision(dir: &Path) -> Result<()> {
-    crate::store::forget_everything_but_the_decision(dir)
 }
 
 #[cfg(test)]

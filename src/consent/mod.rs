@@ -22,11 +22,11 @@ use crate::error::{Error, Result};
 
 pub use decide::{
     decide, detect_ci, is_true_value, opted_out_by_env, DecideOptions, Decision, Env, ProcessEnv,
-    Reason, CI_VARIABLES, OPT_OUT_VARIABLES,
+    Reason,
 };
-pub use file::{
-    forget_everything_but_the_decision, parse, read, read_settled, set, write, CONSENT_FILE,
-};
+#[cfg(any(test, fuzzing))]
+pub use file::parse;
+pub use file::{read, read_settled, set, write, CONSENT_FILE};
 
 /// The stored decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -42,8 +42,8 @@ use crate::event;
 mod claim;
 mod report;
 
-pub use claim::{claim_records, discard_records, pending_records, read_records, release, Claim};
-pub use report::{parse_record, record_event, Record};
+pub use claim::{claim_records, discard_records, pending_records, read_records, release};
+pub use report::{record_event, Record};
 
 /// cbindgen:ignore
 #[cfg(any(all(target_os = "linux", target_pointer_width = "64"), windows))]

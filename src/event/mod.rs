@@ -18,12 +18,13 @@ use crate::Error;
 mod ga4;
 mod wire;
 
-pub use ga4::{
-    normalise_name, normalise_value, usage_group, MAX_NAME_CHARS, MAX_VALUE_CHARS,
-    RESERVED_EVENT_NAMES,
-};
-pub use wire::{
-    batch_sizes, next_batch_len, request_body, wire_events_json, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
+pub use ga4::{normalise_name, normalise_value, MAX_VALUE_CHARS};
+pub use wire::{next_batch_len, request_body, wire_events_json, MAX_EVENTS_PER_REQUEST};
+// What the fuzz checks (src/fuzz.rs) assert against.
+#[cfg(any(test, fuzzing))]
+pub use {
+    ga4::{MAX_NAME_CHARS, RESERVED_EVENT_NAMES},
+    wire::{batch_sizes, MAX_BODY_BYTES},
 };
 // The paths these had when they lived in this file.
 pub use crate::host::{detect_docker, detect_os};

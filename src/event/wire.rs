@@ -11,8 +11,8 @@ use std::io;
 
 use serde::{Serialize, Serializer};
 
-use super::ga4::{normalise_value, usage_group};
 use super::ga4::MAX_VALUE_CHARS;
+use super::ga4::{normalise_value, usage_group};
 use super::{Common, Event, ScrubState};
 
 /// GA4 accepts at most this many events in one request.
@@ -213,7 +213,10 @@ fn body_len_bound(common: &Common, events: &[Event]) -> usize {
         let extra = e.extra.as_deref().map_or(0, |x| {
             x.app_name.len()
                 + x.app_version.len()
-                + x.params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                + x.params
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
         });
         // A raw label is cut to 100 characters by the scrubber before it is sent.
         let label = match e.scrub {

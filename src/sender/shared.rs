@@ -114,7 +114,7 @@ impl Shared {
             return;
         }
         match (self.disk.keep)(&events) {
-            Kept::Kept => {}
+            Kept::OnDisk => {}
             Kept::Failed => self.sink_failed.store(true, Ordering::Relaxed),
             Kept::Withdrawn => {
                 self.discard(events.len());

@@ -38,8 +38,10 @@ use lines::{read, Line};
 use names::is_spool_file;
 
 pub(crate) use claim::process_alive;
-pub use claim::{claim, consolidate, register_live, release, shrink_claim, unregister_live, Claim};
-pub use lines::{render, render_bounded};
+pub use claim::{claim, consolidate, register_live, release, shrink_claim, unregister_live};
+#[cfg(test)]
+pub use lines::render;
+pub use lines::render_bounded;
 pub use names::new_pending_name;
 
 /// Prefix of every pending or claimed file.

@@ -68,6 +68,7 @@ impl Endpoint {
         Endpoint::parse(DEFAULT_ENDPOINT).expect("the default endpoint is valid")
     }
 
+    #[cfg(any(test, fuzzing))]
     pub fn as_str(&self) -> &str {
         &self.url
     }

@@ -16,7 +16,7 @@ mod endpoint;
 mod resolve;
 mod tls;
 
-pub use endpoint::{Endpoint, DEFAULT_ENDPOINT};
+pub use endpoint::Endpoint;
 use resolve::{system_lookup, BoundedResolver, Lookup};
 use tls::tls_config;
 
