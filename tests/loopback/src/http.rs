@@ -194,16 +194,17 @@ impl Conn {
     fn fill(&mut self) -> io::Result<bool> {
         self.buf.drain(..self.pos);
         self.pos = 0;
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
-        let read = loop {
-            match self.stream.read(&mut self.buf[len..]) {
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n > 0);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
+                Err(e) => return Err(e),
             }
-        };
-        self.buf.truncate(len + *read.as_ref().unwrap_or(&0));
-        Ok(read? > 0)
+        }
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -346,7 +346,17 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 /// Counts (and, when recording, keeps) one request; returns its index in `requests` and
 /// what to answer, or `None` when the server is stopping.
 fn receive(shared: &Shared, parsed: http::Parsed) -> Option<(Option<usize>, Reply)> {
-    let events = count_events(&parsed.body) as u64;
+    // Parsed once: into a Value when recording, only counted otherwise.
+    let record = shared.lock().record;
+    let (json, events) = match record {
+        true => {
+            let json: Option<Value> = serde_json::from_slice(&parsed.body).ok();
+            let events = json.as_ref().and_then(|j| j.get("events")?.as_array());
+            let events = events.map_or(0, Vec::len) as u64;
+            (json, events)
+        }
+        false => (None, count_events(&parsed.body) as u64),
+    };
     shared.update(|state| {
         if state.stopping {
             return None;
@@ -358,14 +368,14 @@ fn receive(shared: &Shared, parsed: http::Parsed) -> Option<(Option<usize>, Repl
         stats.body_bytes += parsed.body.len() as u64;
         let reply = state.mode.reply(state.served_in_mode);
         state.served_in_mode += 1;
-        if !state.record {
+        if !record {
             return Some((None, reply));
         }
         state.requests.push(Request {
             method: parsed.method,
             path_and_query: parsed.target,
             headers: parsed.headers,
-            json: serde_json::from_slice(&parsed.body).ok(),
+            json,
             body: parsed.body,
             answered: None,
             received: Instant::now(),
