@@ -100,30 +100,34 @@ inline ov_telemetry_t* make_handle(const HandleOptions& h, ov_telemetry_status_e
     return t;
 }
 
-// The sink server (bench/sink_server) as a child process.
+// The sink: the loopback test server's binary (tests/loopback, `loopback_server`) as a child
+// process; "stats" on its stdin prints a line of counters on its stdout.
 class Sink {
 public:
     Sink(const std::string& binary, const std::string& mode) {
-        int out[2];
-        if (pipe(out) != 0) die("pipe");
+        int in[2], out[2];
+        if (pipe(in) != 0 || pipe(out) != 0) die("pipe");
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        posix_spawn_file_actions_addclose(&fa, out[0]);
+        for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&fa, fd);
         std::vector<char*> argv = {const_cast<char*>(binary.c_str()), const_cast<char*>("--mode"),
                                    const_cast<char*>(mode.c_str()), nullptr};
         if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ) != 0)
             die("spawn " + binary);
         posix_spawn_file_actions_destroy(&fa);
+        close(in[0]);
         close(out[1]);
+        in_ = fdopen(in[1], "w");
         out_ = fdopen(out[0], "r");
         port_ = std::stoi(line());
     }
     ~Sink() {
         kill(pid_, SIGTERM);
-        line();
         int status = 0;
         waitpid(pid_, &status, 0);
+        std::fclose(in_);
         std::fclose(out_);
     }
     Sink(const Sink&) = delete;
@@ -136,7 +140,8 @@ public:
         std::uint64_t connections = 0, requests = 0, events = 0, bytes = 0, body_bytes = 0;
     };
     Stats stats() {
-        kill(pid_, SIGUSR1);
+        std::fputs("stats\n", in_);
+        std::fflush(in_);
         const std::string l = line();
         Stats s;
         std::sscanf(l.c_str(),
@@ -152,6 +157,7 @@ private:
         return std::string(buf);
     }
     pid_t pid_ = 0;
+    FILE* in_ = nullptr;
     FILE* out_ = nullptr;
     int port_ = 0;
 };

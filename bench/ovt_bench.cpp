@@ -1,6 +1,6 @@
 // ovt_bench: what telemetry costs the host program, measured through the C ABI.
 //
-//   ovt_bench --sink PATH/sink_server --out results.json [--quick] [--only NAME[,NAME]]
+//   ovt_bench --sink PATH/loopback_server --out results.json [--quick] [--only NAME[,NAME]]
 //
 // Figures (names as in the JSON):
 //   timer               cost of one steady_clock::now() pair (subtracted from per-call samples)
@@ -20,7 +20,8 @@
 //                       CPU of the sink process and of the library's worker thread
 //
 // Every sample set is reported as count, min, p50, p90, p99, max (ns unless the key says
-// otherwise). The sink is bench/sink_server run as a child process on 127.0.0.1.
+// otherwise). The sink is the loopback test server (tests/loopback) run as a child process on
+// 127.0.0.1.
 #include <atomic>
 #include <cmath>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // ovt_micro: Google Benchmark cross-check of the send paths (mean cost per call over
 // whole timed loops, so no per-call timer cost), through the C ABI.
 //
-//   OVT_SINK=PATH/sink_server ovt_micro --benchmark_repetitions=10 ...
+//   OVT_SINK=PATH/loopback_server ovt_micro --benchmark_repetitions=10 ...
 //
 // send_event with consent (to the loopback sink, queue large enough that nothing is
 // dropped: a fixed number of iterations, flushed after each run) and without (disabled
@@ -46,7 +46,7 @@ BENCHMARK(BM_send_disabled)->Threads(8)->UseRealTime();
 
 int main(int argc, char** argv) {
     const char* sink_path = std::getenv("OVT_SINK");
-    if (sink_path == nullptr) bench::die("set OVT_SINK to the sink_server binary");
+    if (sink_path == nullptr) bench::die("set OVT_SINK to the loopback_server binary");
     for (const char* v : {"OPENVINO_TELEMETRY_ENDPOINT", "OPENVINO_TELEMETRY_DEBUG",
                           "OPENVINO_TELEMETRY_DISABLE", "DO_NOT_TRACK", "HTTPS_PROXY",
                           "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"})

@@ -77,17 +77,18 @@ def proc_cpu_seconds(pid):
 
 
 class Sink:
-    """bench/sink_server as a child process (mode ok or hang)."""
+    """The loopback test server's binary (tests/loopback, `loopback_server`) as a child process
+    (mode ok or hang); "stats" on its stdin prints a line of counters on its stdout."""
 
     def __init__(self, binary, mode="ok"):
-        self.proc = subprocess.Popen([binary, "--mode", mode], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([binary, "--mode", mode], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
         self.url = "http://127.0.0.1:%d/mp/collect" % self.port
 
     def stats(self):
-        import signal
-
-        self.proc.send_signal(signal.SIGUSR1)
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
         line = self.proc.stdout.readline().split()
         return {k: int(v) for k, v in (item.split("=") for item in line[1:])}
 

@@ -423,8 +423,9 @@ def main():
     L.append("## How it is measured")
     L.append("")
     L.append("""- `bench/ovt_bench.cpp` calls the C API of the release `.so`. Sends with consent go to
-  `bench/sink_server` (a one-thread epoll HTTP server on 127.0.0.1 answering `204`, run as a
-  separate process so its CPU time is read from `/proc`), with a queue large enough that no
+  the loopback test server (`tests/loopback`, the one the tests use, on 127.0.0.1 answering
+  `204`, one thread per connection, run as a separate process so its CPU time is read from
+  `/proc`), with a queue large enough that no
   event is dropped; rounds are flushed in between, so the worker delivers while the host
   sends. Each call is timed on its own with `steady_clock` and the median cost of the clock
   pair is subtracted. The disabled path is timed in batches of 1,000 calls.
@@ -437,7 +438,7 @@ def main():
 - Whole processes: `bench/ovt_process.cpp` (this library) and `bench/py_process.py` (the
   Python client) each do init + start_session + 100 events + end_session + shutdown with a
   1 s timeout (`force_shutdown(1.0)` for Python), consent read from `$HOME/intel` as both
-  clients do; timed by hyperfine from start to exit. "Never answers": `sink_server --mode hang`
+  clients do; timed by hyperfine from start to exit. "Never answers": `loopback_server --mode hang`
   accepts, reads, and never replies. Our spool (events kept for the next run) is removed
   before each run there, so every run starts alike.
 - RSS: `VmHWM` at exit of `ovt_process` minus that of the same program built without

@@ -1,13 +1,11 @@
-//! Self-tests of the loopback test server in `tests/support/server.rs`.
-
-mod support;
+//! Self-tests of the loopback test server (`tests/loopback`, the `ovt_loopback` crate).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use ovt_loopback::{Mode, Stats, TestServer};
 use serde_json::json;
-use support::server::{Mode, TestServer};
 
 const LONG: Duration = Duration::from_secs(10);
 
@@ -430,4 +428,117 @@ fn non_json_body_and_get_are_recorded() {
     assert!(reqs[0].body.is_empty());
     assert!(reqs[1].json.is_none());
     assert!(server.events().is_empty());
+}
+
+#[test]
+fn redirect_answers_with_location() {
+    let to = "http://127.0.0.1:9/elsewhere";
+    let server = TestServer::start(Mode::Redirect {
+        status: 307,
+        location: to.into(),
+    });
+    let mut s = connect(&server);
+    s.write_all(raw_request("{}", "").as_bytes()).unwrap();
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 307 "), "{head}");
+    assert!(head.contains(&format!("\r\nLocation: {to}\r\n")), "{head}");
+    assert_eq!(server.wait_for_requests(1, LONG)[0].answered, Some(307));
+}
+
+#[test]
+fn slow_body_sends_the_head_then_pauses_in_the_body() {
+    let pause = Duration::from_millis(500);
+    let server = TestServer::start(Mode::SlowBody(pause));
+    let mut s = connect(&server);
+    let started = Instant::now();
+    s.write_all(raw_request("{}", "").as_bytes()).unwrap();
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("a Content-Length")
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).unwrap();
+    assert!(started.elapsed() >= pause, "{:?}", started.elapsed());
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+}
+
+#[test]
+fn counting_server_keeps_stats_only() {
+    let server = TestServer::start_counting(Mode::Ok204);
+    let mut s = connect(&server);
+    let plain = raw_request(&body(&["a", "b"]), "");
+    let b = body(&["c"]);
+    let chunked = format!(
+        "POST /mp/collect HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{b}\r\n0\r\n\r\n",
+        b.len()
+    );
+    for request in [&plain, &chunked] {
+        s.write_all(request.as_bytes()).unwrap();
+        assert!(read_head(&mut s).starts_with("HTTP/1.1 204 "));
+    }
+    let stats = server.stats();
+    assert_eq!(
+        stats,
+        Stats {
+            connections: 1,
+            requests: 2,
+            events: 3,
+            bytes: (plain.len() + chunked.len()) as u64,
+            body_bytes: (body(&["a", "b"]).len() + b.len()) as u64,
+        }
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn modes_have_text_forms() {
+    let ms = Duration::from_millis;
+    let cases = [
+        ("ok", Mode::Ok204),
+        ("hang", Mode::Hang),
+        ("reset", Mode::Reset),
+        ("status:503", Mode::Status(503)),
+        (
+            "fail:2:500",
+            Mode::FailThenOk {
+                failures: 2,
+                status: 500,
+            },
+        ),
+        (
+            "429:7:3",
+            Mode::TooManyRequests {
+                retry_after_secs: 7,
+                times: 3,
+            },
+        ),
+        ("slow:250", Mode::Slow(ms(250))),
+        ("slow-body:40", Mode::SlowBody(ms(40))),
+        (
+            "redirect:308:http://127.0.0.1:1/x",
+            Mode::Redirect {
+                status: 308,
+                location: "http://127.0.0.1:1/x".into(),
+            },
+        ),
+    ];
+    for (text, mode) in cases {
+        assert_eq!(text.parse::<Mode>(), Ok(mode), "{text}");
+    }
+    for bad in [
+        "",
+        "okay",
+        "status",
+        "status:x",
+        "fail:1",
+        "status:70000",
+        "redirect:307",
+    ] {
+        assert!(bad.parse::<Mode>().is_err(), "{bad}");
+    }
 }

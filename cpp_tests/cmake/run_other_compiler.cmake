@@ -1,7 +1,7 @@
 # ctest driver (cmake -P): builds cpp_tests/compilers (the wrapper suites as C++17 and C++20)
 # with the compiler the main build does not use, and runs them.
 #
-# -D MAIN_COMPILER_ID=GNU|Clang  SOURCE_DIR  WORK_DIR  GENERATOR  LIB  BUILD_TYPE
+# -D MAIN_COMPILER_ID=GNU|Clang  SOURCE_DIR  WORK_DIR  GENERATOR  LIB  LOOPBACK_LIB  BUILD_TYPE
 cmake_minimum_required(VERSION 3.21)
 
 if(MAIN_COMPILER_ID STREQUAL "GNU")
@@ -30,7 +30,7 @@ endfunction()
 set(build "${WORK_DIR}/build")
 set(args -S "${SOURCE_DIR}/cpp_tests/compilers" -B "${build}" -G "${GENERATOR}"
     "-DCMAKE_CXX_COMPILER=${other}" "-DCMAKE_C_COMPILER=${other_c}" "-DOVT_SOURCE_DIR=${SOURCE_DIR}"
-    "-DOVT_LIB=${LIB}")
+    "-DOVT_LIB=${LIB}" "-DOVT_LOOPBACK_LIB=${LOOPBACK_LIB}")
 if(BUILD_TYPE)
   list(APPEND args "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
 endif()
