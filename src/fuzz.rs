@@ -11,10 +11,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::consent::{self, Consent};
 use crate::event::{self, Common, Event, Scrubber};
+use crate::files::now_micros;
 use crate::spool;
 use crate::stats;
 use crate::transport::Endpoint;
@@ -57,13 +57,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
     }
-}
-
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_micros() as u64
 }
 
 /// Splits the input at `0xFF` bytes (never part of UTF-8) into exactly `n` byte strings;

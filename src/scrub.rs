@@ -93,15 +93,27 @@ impl Scrubber {
     /// a `/` spelling of any home written with `\`. Users: the account database's name
     /// (unix), `$USER`, `$LOGNAME`, `$USERNAME`. Values that are not UTF-8 are ignored.
     pub fn from_environment() -> Scrubber {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        #[cfg(unix)]
+        let account = passwd_entry();
+        #[cfg(not(unix))]
+        let account = None;
+        Scrubber::from_sources(|name| std::env::var(name).ok(), account)
+    }
+
+    /// [`Scrubber::from_environment`] over a given environment and account-database entry
+    /// (`(user name, home directory)`).
+    fn from_sources(
+        var: impl Fn(&str) -> Option<String>,
+        account: Option<(String, String)>,
+    ) -> Scrubber {
+        let env = |name: &str| var(name).filter(|v| !v.is_empty());
         let mut homes: Vec<String> = Vec::new();
         let mut users: Vec<String> = Vec::new();
         homes.extend(env("HOME"));
         if cfg!(windows) {
             homes.extend(env("USERPROFILE"));
         }
-        #[cfg(unix)]
-        if let Some((name, dir)) = passwd_entry() {
+        if let Some((name, dir)) = account {
             users.push(name);
             homes.push(dir);
         }
@@ -480,14 +492,19 @@ mod tests {
     }
 
     #[test]
-    fn scrubber_from_environment_scrubs_home() {
-        let s = Scrubber::from_environment();
-        if let Ok(home) = std::env::var("HOME") {
-            let home = home.trim_end_matches('/');
-            if !home.is_empty() {
-                let scrubbed = s.scrub(&format!("open {home}/x failed"));
-                assert_eq!(scrubbed, "open ~/x failed");
-            }
-        }
+    fn scrubber_from_its_sources_scrubs_homes_and_users() {
+        let env = |name: &str| match name {
+            "HOME" => Some("/home/alice/".to_string()),
+            "USER" => Some("alice".to_string()),
+            "LOGNAME" => Some(String::new()),
+            _ => None,
+        };
+        let s = Scrubber::from_sources(env, Some(("bob".into(), "/srv/bob".into())));
+        assert_eq!(
+            s.scrub("open /home/alice/x and /srv/bob/y as alice, bob"),
+            "open ~/x and ~/y as <user>, <user>"
+        );
+        // Empty variables name nobody.
+        assert_eq!(s.scrub("a  b"), "a  b");
     }
 }

@@ -1,6 +1,7 @@
 //! Several processes sharing one config directory: consent flips are atomic for readers,
-//! usage increments are never lost. Child roles re-run this test binary with
-//! `OVT_ROLE` set; without it the role tests return at once.
+//! usage increments are never lost. A test's child processes re-run that same test with
+//! `OVT_ROLE` set, which sends it straight to its role (a plain function, never a test that
+//! passes doing nothing).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,11 +42,7 @@ fn finish(child: Child) -> String {
 }
 
 /// Child role: flips the decision FLIPS times, or reads until told to stop.
-#[test]
-fn role_consent_flipper() {
-    let Some((role, dir, extra)) = role() else {
-        return;
-    };
+fn consent_flipper((role, dir, extra): (String, PathBuf, String)) {
     match role.as_str() {
         "writer" => {
             let offset: usize = extra.parse().unwrap();
@@ -79,16 +76,17 @@ fn role_consent_flipper() {
 
 #[test]
 fn readers_never_see_a_torn_consent_file_while_8_writers_flip_it() {
-    if role().is_some() {
-        return;
+    const TEST: &str = "readers_never_see_a_torn_consent_file_while_8_writers_flip_it";
+    if let Some(role) = role() {
+        return consent_flipper(role);
     }
     let dir = temp_dir("flip").join("intel");
     directory::write_consent(&dir, false).unwrap();
     let readers: Vec<Child> = (0..READERS)
-        .map(|_| spawn_role("role_consent_flipper", "reader", &dir, ""))
+        .map(|_| spawn_role(TEST, "reader", &dir, ""))
         .collect();
     let writers: Vec<Child> = (0..WRITERS)
-        .map(|i| spawn_role("role_consent_flipper", "writer", &dir, &i.to_string()))
+        .map(|i| spawn_role(TEST, "writer", &dir, &i.to_string()))
         .collect();
     for w in writers {
         finish(w);
@@ -117,11 +115,7 @@ fn readers_never_see_a_torn_consent_file_while_8_writers_flip_it() {
 const INCREMENTS: usize = 50;
 
 /// Child role: counts INCREMENTS usages.
-#[test]
-fn role_usage_counter() {
-    let Some((role, dir, _)) = role() else {
-        return;
-    };
+fn usage_counter((role, dir, _): (String, PathBuf, String)) {
     assert_eq!(role, "counter");
     for _ in 0..INCREMENTS {
         directory::record_usage(&dir).unwrap();
@@ -130,8 +124,9 @@ fn role_usage_counter() {
 
 #[test]
 fn usage_increments_from_8_processes_are_never_lost() {
-    if role().is_some() {
-        return;
+    const TEST: &str = "usage_increments_from_8_processes_are_never_lost";
+    if let Some(role) = role() {
+        return usage_counter(role);
     }
     let dir = temp_dir("stats").join("intel");
     directory::set_consent(&dir, true).unwrap();
@@ -141,7 +136,7 @@ fn usage_increments_from_8_processes_are_never_lost() {
     )
     .unwrap();
     let children: Vec<Child> = (0..8)
-        .map(|_| spawn_role("role_usage_counter", "counter", &dir, ""))
+        .map(|_| spawn_role(TEST, "counter", &dir, ""))
         .collect();
     for c in children {
         finish(c);
@@ -156,9 +151,6 @@ fn usage_increments_from_8_processes_are_never_lost() {
 
 #[test]
 fn eight_tools_starting_at_once_count_eight_usages() {
-    if role().is_some() {
-        return;
-    }
     let dir = temp_dir("inits").join("intel");
     directory::set_consent(&dir, true).unwrap();
     let children: Vec<Child> = (0..8)

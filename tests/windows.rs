@@ -1,6 +1,7 @@
 //! Windows behaviour (run under Wine by scripts/check-platforms): the config directory, the
-//! files as the Python client writes them there, the directory lock between processes, no
-//! dialog without a console, and the profile path scrubbed in any letter case.
+//! files as the Python client writes them there, the directory lock between processes (the
+//! lock and the replace within one process are unit tests in `src/files/`), no dialog
+//! without a console, and the profile path scrubbed in any letter case.
 //! The DLL's exports and LoadLibrary + GetProcAddress are checked by the script itself
 //! (objdump, and a C program built with mingw).
 
@@ -146,40 +147,6 @@ mod windows {
             "{:?}",
             names(&dir)
         );
-    }
-
-    #[test]
-    fn a_lock_held_by_another_handle_excludes_and_is_released() {
-        use openvino_telemetry::files::DirLock;
-        let dir = temp_dir("win-lock2");
-        let held = DirLock::acquire(&dir, Duration::from_millis(20)).unwrap();
-        // Another spelling of the same directory is the same lock.
-        let upper = PathBuf::from(dir.to_string_lossy().to_uppercase());
-        assert!(DirLock::acquire(&upper, Duration::from_millis(20)).is_err());
-        drop(held);
-        DirLock::acquire(&upper, Duration::from_millis(20)).unwrap();
-    }
-
-    #[test]
-    fn a_replace_waits_briefly_for_a_reader_that_has_the_file_open() {
-        // Without POSIX rename semantics (Wine, FAT, network shares, older Windows) a file
-        // open elsewhere cannot be replaced: the write retries for up to 50 ms.
-        use openvino_telemetry::files::write_atomic;
-        let dir = temp_dir("win-replace");
-        fs::write(dir.join("openvino_telemetry"), b"0").unwrap();
-        let reader = fs::File::open(dir.join("openvino_telemetry")).unwrap();
-        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
-        let holder = std::thread::spawn(move || {
-            opened_tx.send(()).unwrap();
-            // A reader keeps the file open briefly, as the Python client's read does.
-            std::thread::sleep(Duration::from_millis(2));
-            drop(reader);
-        });
-        opened_rx.recv().unwrap();
-        write_atomic(&dir, "openvino_telemetry", b"1").unwrap();
-        holder.join().unwrap();
-        assert_eq!(fs::read(dir.join("openvino_telemetry")).unwrap(), b"1");
-        assert_eq!(names(&dir), ["openvino_telemetry"]);
     }
 
     #[test]

@@ -26,14 +26,14 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::consent::{self, Consent};
 use crate::error::{Error, Result};
 use crate::event::{self, Common, Event};
-use crate::files::{self, DirLock};
+use crate::files::{self, now_micros, DirLock};
 use crate::identity;
 
 mod trim;
@@ -49,17 +49,6 @@ pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// At most this much of a (foreign, oversized) record is read: its tail.
 const READ_LIMIT: usize = MAX_BYTES;
-
-/// Now, in microseconds since 1970.
-// One of three copies (telemetry, the crash handler's): issue 14 keeps one for the crate
-// (the "runtime" branch); this one goes then. The crash handler's stays apart: it must be
-// async-signal-safe.
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
 
 /// Appends delivered events, as they were sent under `common`. Writes
 /// nothing (and returns `Ok(false)`) when consent is no longer given or the client id on

@@ -492,3 +492,6 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[cfg(all(test, windows))]
+mod windows_tests;
