@@ -139,7 +139,6 @@ pub fn forget(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::temp_dir;
     use std::fs;
 
     #[test]
@@ -174,7 +173,7 @@ mod tests {
 
     #[test]
     fn invalid_id_is_regenerated_and_legacy_is_migrated() {
-        let dir = temp_dir("identity");
+        let dir = tempfile::tempdir().unwrap().keep();
         fs::write(dir.join(CLIENT_ID_FILE), "not-a-uuid").unwrap();
         let id = load_or_create(&dir).unwrap().0;
         assert!(is_valid_uuid(&id));
@@ -200,7 +199,7 @@ mod tests {
 
     #[test]
     fn regenerate_makes_a_new_id() {
-        let dir = temp_dir("identity");
+        let dir = tempfile::tempdir().unwrap().keep();
         let first = load_or_create(&dir).unwrap().0;
         let second = regenerate(&dir).unwrap();
         assert_ne!(first, second);

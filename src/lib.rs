@@ -34,8 +34,6 @@ mod transport;
 /// The checks behind the fuzz targets (`fuzz/`), compiled only for fuzzing and unit tests.
 #[cfg(any(test, fuzzing))]
 pub mod fuzz;
-#[cfg(test)]
-mod testing;
 
 pub use consent::Consent;
 pub use error::{Error, Result};

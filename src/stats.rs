@@ -124,7 +124,6 @@ fn escape_non_ascii(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::temp_dir;
     use std::fs;
 
     /// The file as Python writes it here: in text mode, so with CRLF on Windows.
@@ -138,7 +137,7 @@ mod tests {
 
     #[test]
     fn first_usage_is_written_like_python() {
-        let dir = temp_dir("stats");
+        let dir = tempfile::tempdir().unwrap().keep();
         assert_eq!(record_usage(&dir).unwrap().count, 1);
         assert_eq!(
             fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
@@ -151,7 +150,7 @@ mod tests {
 
     #[test]
     fn other_keys_are_kept_in_order_and_escaped_like_python() {
-        let dir = temp_dir("stats");
+        let dir = tempfile::tempdir().unwrap().keep();
         fs::write(
             dir.join(STATS_FILE),
             "{\"zeta\": [1, 2], \"usage_count\": 41, \"name\": \"caf\u{e9} \u{1f600}\", \"big\": 1180591620717411303424, \"f\": 1.847467444746744e+36}",
@@ -168,7 +167,7 @@ mod tests {
 
     #[test]
     fn corrupt_binary_oversized_and_non_positive_restart_at_one() {
-        let dir = temp_dir("stats");
+        let dir = tempfile::tempdir().unwrap().keep();
         let cases: Vec<(Vec<u8>, bool)> = vec![
             (b"{not json".to_vec(), true),
             (vec![0xff, 0x00, 0x9c, 0x01], true),

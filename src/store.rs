@@ -381,20 +381,19 @@ pub fn observe(dir: &Path, consent: Consent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::temp_dir;
     use std::fs;
 
     const OTHER: &str = "b05ef51d-3610-4440-bce3-6140be6d302c";
 
-    fn consented(tag: &str) -> PathBuf {
-        let dir = temp_dir(tag);
+    fn consented() -> PathBuf {
+        let dir = tempfile::tempdir().unwrap().keep();
         consent::write(&dir, true).unwrap();
         dir
     }
 
     #[test]
     fn the_gate_closes_for_a_decline_a_missing_decision_or_another_id() {
-        let dir = consented("gate");
+        let dir = consented();
         let (id, created) = identity::load_or_create(&dir).unwrap();
         assert!(created);
         let gate = Gate::new(&dir, &id, false);
@@ -412,7 +411,7 @@ mod tests {
 
     #[test]
     fn an_id_written_over_ours_just_after_we_created_it_is_adopted_unless_the_decision_changed() {
-        let dir = consented("adopt");
+        let dir = consented();
         let (id, created) = identity::load_or_create(&dir).unwrap();
         let gate = Gate::new(&dir, &id, created);
         // The Python client, which takes no lock, wrote its own new id over ours.
@@ -420,7 +419,7 @@ mod tests {
         assert!(gate.allows(Duration::ZERO));
         assert_eq!(gate.client_id(), OTHER);
 
-        let dir2 = consented("adopt-not");
+        let dir2 = consented();
         let (id, created) = identity::load_or_create(&dir2).unwrap();
         let gate = Gate::new(&dir2, &id, created);
         // An opt-out and an opt-in happened: the decision file was rewritten.
@@ -433,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_hand_off_after_a_withdrawal_leaves_nothing() {
-        let dir = consented("keep");
+        let dir = consented();
         let (id, _) = identity::load_or_create(&dir).unwrap();
         let gate = Arc::new(Gate::new(&dir, &id, false));
         let keeper = Keeper::new(Arc::clone(&gate));

@@ -202,7 +202,6 @@ fn ask(dir: &Path, mut terminal: dialog::Terminal, timeout: Duration) -> Decisio
 mod tests {
     use super::super::CONSENT_FILE;
     use super::*;
-    use crate::testing::temp_dir;
     use std::collections::HashMap;
     use std::fs;
 
@@ -225,7 +224,7 @@ mod tests {
 
     #[test]
     fn environment_opt_out_wins_and_touches_nothing() {
-        let dir = temp_dir("consent");
+        let dir = tempfile::tempdir().unwrap().keep();
         write(&dir, true).unwrap();
         for (name, value) in [
             ("DO_NOT_TRACK", "1"),
@@ -245,7 +244,7 @@ mod tests {
 
     #[test]
     fn ci_disables_only_when_asked_to() {
-        let dir = temp_dir("consent");
+        let dir = tempfile::tempdir().unwrap().keep();
         write(&dir, true).unwrap();
         let mut opts = options(&dir);
         assert!(decide(&opts, &env(&[("CI", "true")])).enabled);
@@ -272,7 +271,7 @@ mod tests {
 
     #[test]
     fn undecided_library_creates_nothing() {
-        let base = temp_dir("consent");
+        let base = tempfile::tempdir().unwrap().keep();
         let dir = base.join("intel");
         let mut opts = options(&dir);
         let decision = decide(&opts, &env(&[]));
@@ -297,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_file_in_place_of_the_directory_disables_and_is_kept() {
-        let base = temp_dir("consent");
+        let base = tempfile::tempdir().unwrap().keep();
         let dir = base.join("intel");
         fs::write(&dir, "mine").unwrap();
         let decision = decide(&options(&dir), &env(&[]));

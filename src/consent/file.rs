@@ -97,7 +97,6 @@ pub fn set(dir: &Path, accepted: bool) -> Result<Consent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::temp_dir;
     use crate::{spool, stats};
     use std::fs;
 
@@ -125,7 +124,7 @@ mod tests {
 
     #[test]
     fn file_states_map_to_decisions() {
-        let dir = temp_dir("consent");
+        let dir = tempfile::tempdir().unwrap().keep();
         assert_eq!(read(&dir), (Consent::Undecided, None));
         assert_eq!(
             read(&dir.join("missing-subdir")),
@@ -151,7 +150,7 @@ mod tests {
 
     #[test]
     fn set_accept_makes_new_ids_and_decline_forgets_everything() {
-        let dir = temp_dir("consent");
+        let dir = tempfile::tempdir().unwrap().keep();
         assert_eq!(set(&dir, true).unwrap(), Consent::Undecided);
         let first = identity::peek(&dir).unwrap();
         stats::record_usage(&dir).unwrap();

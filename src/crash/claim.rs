@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn claims_keep_own_fresh_records_until_released_and_delete_the_rest() {
-        let dir = crate::testing::temp_dir("crash-claim");
+        let dir = tempfile::tempdir().unwrap().keep();
         let write = |name: &str, body: &str| fs::write(dir.join(name), body).unwrap();
         write("openvino_telemetry_crash.1.rec", &text(1, false));
         write(

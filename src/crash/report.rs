@@ -184,7 +184,7 @@ pub(super) mod tests {
 
     #[test]
     fn a_crash_event_kept_in_the_spool_keeps_its_frames() {
-        let dir = crate::testing::temp_dir("crash-spool");
+        let dir = tempfile::tempdir().unwrap().keep();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

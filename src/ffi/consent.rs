@@ -109,7 +109,7 @@ mod tests {
         );
         assert!(!path.join(crate::identity::CLIENT_ID_FILE).exists());
         // A file where the directory should be: an I/O error naming it.
-        let file = crate::testing::temp_dir("ffi").join("file");
+        let file = tempfile::tempdir().unwrap().keep().join("file");
         std::fs::write(&file, "x").unwrap();
         let file = c(file.to_str().unwrap());
         assert_eq!(

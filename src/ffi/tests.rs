@@ -25,7 +25,7 @@ pub(super) fn bad() -> *const c_char {
 }
 
 pub(super) fn temp_dir() -> CString {
-    let dir = crate::testing::temp_dir("ffi").join("intel");
+    let dir = tempfile::tempdir().unwrap().keep().join("intel");
     c(dir.to_str().unwrap())
 }
 

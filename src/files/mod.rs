@@ -393,11 +393,10 @@ pub fn now_micros() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::temp_dir;
 
     #[test]
     fn atomic_write_creates_private_file_and_leaves_no_temp() {
-        let dir = temp_dir("files");
+        let dir = tempfile::tempdir().unwrap().keep();
         write_atomic(&dir, "x", b"1").unwrap();
         write_atomic(&dir, "x", b"0").unwrap();
         assert_eq!(fs::read(dir.join("x")).unwrap(), b"0");
@@ -417,7 +416,7 @@ mod tests {
 
     #[test]
     fn write_new_never_replaces_and_leaves_no_temp() {
-        let dir = temp_dir("files");
+        let dir = tempfile::tempdir().unwrap().keep();
         assert!(write_new(&dir, "id", b"first").unwrap());
         assert!(!write_new(&dir, "id", b"second").unwrap());
         assert_eq!(fs::read(dir.join("id")).unwrap(), b"first");
@@ -437,7 +436,7 @@ mod tests {
 
     #[test]
     fn read_limited_refuses_links_dirs_and_big_files() {
-        let dir = temp_dir("files");
+        let dir = tempfile::tempdir().unwrap().keep();
         assert!(read_limited(&dir.join("missing"), 10).unwrap().is_none());
         fs::write(dir.join("big"), vec![b'7'; 11]).unwrap();
         assert!(read_limited(&dir.join("big"), 10).is_err());
@@ -467,7 +466,7 @@ mod tests {
 
     #[test]
     fn ensure_dir_creates_only_under_existing_parent_and_never_replaces_a_file() {
-        let dir = temp_dir("files");
+        let dir = tempfile::tempdir().unwrap().keep();
         ensure_dir(&dir.join("intel")).unwrap();
         assert!(dir.join("intel").is_dir());
         assert!(ensure_dir(&dir.join("no/such/parent")).is_err());
@@ -480,7 +479,7 @@ mod tests {
 
     #[test]
     fn a_held_lock_is_waited_for_a_bounded_time_then_reported() {
-        let dir = temp_dir("files");
+        let dir = tempfile::tempdir().unwrap().keep();
         let wait = Duration::from_millis(30);
         let held = DirLock::acquire(&dir, wait).unwrap();
         let err = DirLock::acquire(&dir, wait)

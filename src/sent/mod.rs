@@ -226,7 +226,6 @@ fn read_tail(path: &Path, limit: usize) -> Result<Option<Tail>> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::testing::temp_dir;
     use std::fs;
     use std::sync::Arc;
 
@@ -246,7 +245,7 @@ pub(super) mod tests {
     }
 
     pub(super) fn accepted() -> std::path::PathBuf {
-        let dir = temp_dir("sent");
+        let dir = tempfile::tempdir().unwrap().keep();
         consent::set(&dir, true).unwrap();
         dir
     }
@@ -335,7 +334,7 @@ pub(super) mod tests {
 
     #[test]
     fn reading_skips_what_is_not_an_event_and_never_fails_on_content() {
-        let dir = temp_dir("sent");
+        let dir = tempfile::tempdir().unwrap().keep();
         assert!(!read(&dir).unwrap().exists);
         fs::write(dir.join(SENT_FILE), b"").unwrap();
         let record = read(&dir).unwrap();

@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn an_empty_directory_is_undecided_with_nothing_waiting() {
-        let dir = crate::testing::temp_dir("status");
+        let dir = tempfile::tempdir().unwrap().keep();
         let text = status(&dir, &NoEnv);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "decision:   undecided");

@@ -197,11 +197,10 @@ mod tests {
     use super::super::{CLAIMED_SUFFIX, PENDING_PREFIX};
     use super::*;
     use crate::event::ScrubState;
-    use crate::testing::temp_dir;
 
     #[test]
     fn files_are_claimed_once_and_release_deletes() {
-        let dir = temp_dir("spool");
+        let dir = tempfile::tempdir().unwrap().keep();
         let now = now();
         let events: Vec<Event> = (0..5).map(|i| event(i, now - 10 + i as u64)).collect();
         put(&dir, &events[..2], CID);
@@ -219,7 +218,7 @@ mod tests {
 
     #[test]
     fn another_identity_age_and_count_bounds_are_enforced() {
-        let dir = temp_dir("spool");
+        let dir = tempfile::tempdir().unwrap().keep();
         let now = now();
         let old = now - MAX_AGE.as_micros() as u64 - 1;
         put(
@@ -243,7 +242,7 @@ mod tests {
 
     #[test]
     fn raw_labels_survive_the_round_trip() {
-        let dir = temp_dir("spool");
+        let dir = tempfile::tempdir().unwrap().keep();
         let mut e = event(3, now());
         e.scrub = ScrubState::Raw { complete: false };
         put(&dir, std::slice::from_ref(&e), CID);
@@ -253,7 +252,7 @@ mod tests {
 
     #[test]
     fn torn_lines_are_skipped_and_dead_and_legacy_claims_are_taken_over() {
-        let dir = temp_dir("spool");
+        let dir = tempfile::tempdir().unwrap().keep();
         let now = now();
         let good = String::from_utf8(render(&[event(1, now)], CID)).unwrap();
         fs::write(dir.join(SPOOL_FILE), format!("{good}{{\"name\": \n\u{0}\n")).unwrap();
