@@ -510,6 +510,35 @@ mod tests {
         let crashes = vec![crash; MAX_EVENTS_PER_REQUEST];
         assert!(request_body(&c, &crashes).len() > MAX_BODY_BYTES);
         assert_eq!(batch_sizes(&c, &crashes), [15, 10]);
+        // What the worker takes off the queue: all 25 plain ones, 15 of the crash reports.
+        assert_eq!(next_batch_len(&c, &plains), MAX_EVENTS_PER_REQUEST);
+        assert_eq!(next_batch_len(&c, &crashes), 15);
+        assert!(request_body(&c, &crashes[..15]).len() < MAX_BODY_BYTES);
+    }
+
+    /// The cheap bound that spares measuring a body is never below the body, for text JSON
+    /// writes wide (control characters of a line read back from disk, quotes, non-ASCII),
+    /// and ordinary events stay under the limit by the bound alone.
+    #[test]
+    fn the_body_bound_is_never_below_the_body() {
+        let c = common();
+        let mut event = Event::custom("c", "a", "l", 1, sid(), TS).unwrap();
+        for label in [
+            "",
+            "plain",
+            "\u{1}\u{1f}\"\\",
+            "é😀\n\t",
+            &"\u{7}".repeat(300),
+        ] {
+            event.label = label.to_string();
+            for n in [1, 7, MAX_EVENTS_PER_REQUEST] {
+                let events = vec![event.clone(); n];
+                let body = request_body(&c, &events).len();
+                assert!(body_len_bound(&c, &events) >= body, "{label:?} × {n}");
+            }
+        }
+        let ordinary = vec![Event::custom("cat", "act", "label", 1, sid(), TS).unwrap(); 25];
+        assert!(body_len_bound(&c, &ordinary) < MAX_BODY_BYTES);
     }
 
     #[test]
