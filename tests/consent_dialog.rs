@@ -78,7 +78,14 @@ fn yes_stores_consent_and_sends_the_accepted_event() {
     assert!(out.contains("enabled=true"), "{out}");
     assert_eq!(consent_file(&dir).as_deref(), Some("1"));
     let cid = fs::read_to_string(dir.join(CLIENT_ID_FILE)).unwrap();
-    assert!(uuid::Uuid::parse_str(&cid).is_ok());
+    // The form the Python client writes: lowercase, hyphenated, 36 characters.
+    assert_eq!(
+        uuid::Uuid::parse_str(&cid)
+            .unwrap()
+            .hyphenated()
+            .to_string(),
+        cid
+    );
     assert_eq!(
         fs::read_to_string(dir.join(STATS_FILE)).unwrap(),
         "{\n    \"usage_count\": 1\n}"

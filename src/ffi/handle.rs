@@ -107,7 +107,16 @@ fn send(
     t: *const ov_telemetry_t,
     send: impl FnOnce(&Usable) -> Result<(), Error>,
 ) -> ov_telemetry_status_e {
-    with_handle(t, |t| t.usable().and_then(|usable| send(&usable)))
+    let t = match arg_ref(t, "t") {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    match t.inner.usable() {
+        Ok(usable) => status_of(send(&usable)),
+        // The common answer without consent: no last error to record, nothing to map.
+        Err(Error::Disabled(_)) => OV_TELEMETRY_STATUS_DISABLED,
+        Err(e) => fail(e),
+    }
 }
 
 /// Queues an event (GA4 event `action` with `event_category`, `event_label`,

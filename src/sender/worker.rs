@@ -12,7 +12,7 @@ use super::{Delivered, SenderConfig, HOOK_EVERY};
 use crate::error::{Error, Result};
 use crate::event::{self, Common, Event, Scrubber};
 use crate::files::{random_u32, SETTLE_WAIT};
-use crate::transport::{Outcome, Transport};
+use crate::transport::{PostOutcome, Transport};
 
 pub(super) struct Worker {
     shared: Arc<Shared>,
@@ -126,7 +126,7 @@ impl Worker {
 
     /// Posts `batch` until it is delivered, refused, or out of attempts (or the shutdown
     /// deadline passed while backing off). `None` when consent is gone.
-    fn post_with_retries(&mut self, batch: &[Event]) -> Option<Outcome> {
+    fn post_with_retries(&mut self, batch: &[Event]) -> Option<PostOutcome> {
         let mut body = Vec::new();
         let attempts = if self.degraded {
             1
@@ -142,7 +142,7 @@ impl Worker {
                 body = event::request_body(&self.common, batch);
             }
             let outcome = self.transport.post(&body);
-            let Outcome::Retry { after, .. } = &outcome else {
+            let PostOutcome::Retry { after, .. } = &outcome else {
                 return Some(outcome);
             };
             if attempt >= attempts {
@@ -162,12 +162,12 @@ impl Worker {
     /// Takes the batch back (empty when a shutdown took it over and counted it) and
     /// settles it by `outcome`. Until the hand-off or the record is done, the worker stays
     /// busy, so a flush or shutdown that returns finds the events kept or recorded.
-    fn resolve(&mut self, sent: Vec<Event>, outcome: Outcome) {
+    fn resolve(&mut self, sent: Vec<Event>, outcome: PostOutcome) {
         let mut state = self.shared.lock();
         let taken = std::mem::take(&mut state.in_flight);
         let n = taken.len();
-        state.handing_off = !taken.is_empty() && matches!(outcome, Outcome::Retry { .. });
-        if outcome == Outcome::Delivered && !taken.is_empty() && self.delivered.is_some() {
+        state.handing_off = !taken.is_empty() && matches!(outcome, PostOutcome::Retry { .. });
+        if outcome == PostOutcome::Delivered && !taken.is_empty() && self.delivered.is_some() {
             // As sent: the scrubbed copy. Handed to the hook once the queue is drained
             // (one call for a burst, not one per request).
             self.awaiting_hook.extend(sent);
@@ -179,12 +179,12 @@ impl Worker {
             self.call_delivered();
         }
         match outcome {
-            Outcome::Delivered => {
+            PostOutcome::Delivered => {
                 self.degraded = false;
                 add(&self.shared.counters.sent, n);
             }
-            Outcome::Rejected { .. } => self.give_up(taken, false),
-            Outcome::Retry { .. } => {
+            PostOutcome::Rejected { .. } => self.give_up(taken, false),
+            PostOutcome::Retry { .. } => {
                 self.degraded = true;
                 self.give_up(taken, true);
             }

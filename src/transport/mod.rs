@@ -29,7 +29,7 @@ const ANSWER_BODY_LIMIT: u64 = 64 * 1024;
 
 /// What one attempt to deliver a body came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum PostOutcome {
     /// 2xx: the batch is delivered.
     Delivered,
     /// A network error, 5xx or 429: worth another try, after `after` if the server said.
@@ -43,7 +43,7 @@ pub enum Outcome {
 
 /// Delivers request bodies. Implementations are used by one worker thread at a time.
 pub trait Transport: Send {
-    fn post(&mut self, body: &[u8]) -> Outcome;
+    fn post(&mut self, body: &[u8]) -> PostOutcome;
 }
 
 /// POSTs with ureq. The agent (TLS roots, connection pool) is built on the first post,
@@ -95,7 +95,7 @@ fn build_agent(loopback: bool, https: bool, limit: Duration, lookup: Lookup) -> 
 }
 
 impl Transport for HttpTransport {
-    fn post(&mut self, body: &[u8]) -> Outcome {
+    fn post(&mut self, body: &[u8]) -> PostOutcome {
         let (loopback, https, limit, lookup) = (self.loopback, self.https, self.limit, self.lookup);
         let response = self
             .agent
@@ -106,7 +106,7 @@ impl Transport for HttpTransport {
         let mut response = match response {
             Ok(response) => response,
             Err(e) => {
-                return Outcome::Retry {
+                return PostOutcome::Retry {
                     after: None,
                     why: e.to_string(),
                 }
@@ -129,14 +129,14 @@ impl Transport for HttpTransport {
 }
 
 /// Maps a status code to an outcome.
-pub fn classify(status: u16, retry_after: Option<Duration>) -> Outcome {
+pub fn classify(status: u16, retry_after: Option<Duration>) -> PostOutcome {
     match status {
-        200..=299 => Outcome::Delivered,
-        429 | 500..=599 => Outcome::Retry {
+        200..=299 => PostOutcome::Delivered,
+        429 | 500..=599 => PostOutcome::Retry {
             after: retry_after,
             why: format!("HTTP {status}"),
         },
-        _ => Outcome::Rejected { status },
+        _ => PostOutcome::Rejected { status },
     }
 }
 
@@ -150,12 +150,12 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 pub struct DebugTransport;
 
 impl Transport for DebugTransport {
-    fn post(&mut self, body: &[u8]) -> Outcome {
+    fn post(&mut self, body: &[u8]) -> PostOutcome {
         let mut line = Vec::with_capacity(body.len() + 1);
         line.extend_from_slice(body);
         line.push(b'\n');
         let _ = std::io::stderr().lock().write_all(&line);
-        Outcome::Delivered
+        PostOutcome::Delivered
     }
 }
 
@@ -194,7 +194,7 @@ mod tests {
             let started = std::time::Instant::now();
             let outcome = t.post(b"{}");
             let took = started.elapsed();
-            assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+            assert!(matches!(outcome, PostOutcome::Retry { .. }), "{outcome:?}");
             assert!(took <= LIMIT + MARGIN, "attempt {attempt} took {took:?}");
             assert!(took >= LIMIT, "attempt {attempt} ended early: {took:?}");
         }
@@ -235,7 +235,7 @@ mod tests {
             let outcome = t.post(b"{}");
             let took = started.elapsed();
             assert!(
-                matches!(outcome, Outcome::Retry { .. }),
+                matches!(outcome, PostOutcome::Retry { .. }),
                 "{case}: {outcome:?}"
             );
             assert!(took <= LIMIT + MARGIN, "{case}: {took:?}");
@@ -246,20 +246,20 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        assert_eq!(classify(204, None), Outcome::Delivered);
-        assert_eq!(classify(200, None), Outcome::Delivered);
-        assert!(matches!(classify(500, None), Outcome::Retry { .. }));
-        assert!(matches!(classify(503, None), Outcome::Retry { .. }));
+        assert_eq!(classify(204, None), PostOutcome::Delivered);
+        assert_eq!(classify(200, None), PostOutcome::Delivered);
+        assert!(matches!(classify(500, None), PostOutcome::Retry { .. }));
+        assert!(matches!(classify(503, None), PostOutcome::Retry { .. }));
         assert_eq!(
             classify(429, Some(Duration::from_secs(1))),
-            Outcome::Retry {
+            PostOutcome::Retry {
                 after: Some(Duration::from_secs(1)),
                 why: "HTTP 429".into()
             }
         );
-        assert_eq!(classify(400, None), Outcome::Rejected { status: 400 });
-        assert_eq!(classify(404, None), Outcome::Rejected { status: 404 });
-        assert_eq!(classify(301, None), Outcome::Rejected { status: 301 });
+        assert_eq!(classify(400, None), PostOutcome::Rejected { status: 400 });
+        assert_eq!(classify(404, None), PostOutcome::Rejected { status: 404 });
+        assert_eq!(classify(301, None), PostOutcome::Rejected { status: 301 });
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
