@@ -326,6 +326,19 @@ fn hang_times_out_on_client_and_drop_is_prompt() {
 }
 
 #[test]
+fn ok_then_hang_answers_the_first_requests_then_none() {
+    let server = TestServer::start(Mode::OkThenHang(1));
+    let client = agent(Some(Duration::from_millis(300)));
+    assert_eq!(post(&client, &server.url(), &body(&["a"])).unwrap().0, 204);
+    match post(&client, &server.url(), &body(&["b"])) {
+        Err(ureq::Error::Timeout(_)) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let answered: Vec<Option<u16>> = server.requests().iter().map(|r| r.answered).collect();
+    assert_eq!(answered, [Some(204), None]);
+}
+
+#[test]
 fn slow_answers_after_the_delay() {
     let delay = Duration::from_millis(200);
     let server = TestServer::start(Mode::Slow(delay));
@@ -501,6 +514,7 @@ fn modes_have_text_forms() {
     let cases = [
         ("ok", Mode::Ok204),
         ("hang", Mode::Hang),
+        ("ok-then-hang:2", Mode::OkThenHang(2)),
         ("reset", Mode::Reset),
         ("status:503", Mode::Status(503)),
         (

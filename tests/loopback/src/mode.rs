@@ -21,6 +21,8 @@ pub enum Mode {
     /// Reads requests and never answers; the connection stays open until the client closes
     /// it or the server is dropped. Text: `hang`.
     Hang,
+    /// Answers 204 `answers` times, then hangs as [`Mode::Hang`]. Text: `ok-then-hang:ANSWERS`.
+    OkThenHang(usize),
     /// Waits this long (or until the server is dropped), then answers 204. Text: `slow:MS`.
     Slow(Duration),
     /// Answers `200 OK` at once but pauses this long (or until the server is dropped) in the
@@ -80,6 +82,8 @@ impl Mode {
             Mode::Status(status) => Answer::status(status),
             Mode::Reset => return Reply::Reset,
             Mode::Hang => return Reply::Hang,
+            Mode::OkThenHang(answers) if served >= answers => return Reply::Hang,
+            Mode::OkThenHang(_) => Answer::status(204),
             Mode::Slow(delay) => Answer {
                 delay,
                 ..Answer::status(204)
@@ -115,6 +119,7 @@ impl FromStr for Mode {
         let mode = match name {
             "ok" => Mode::Ok204,
             "hang" => Mode::Hang,
+            "ok-then-hang" => Mode::OkThenHang(number()? as usize),
             "reset" => Mode::Reset,
             "status" => Mode::Status(status(number()?)?),
             "fail" => Mode::FailThenOk {
