@@ -87,8 +87,13 @@ pub const MAX_AGE_MICROS: u64 = 72 * 3600 * 1_000_000;
 /// The event name of a crash report.
 pub const EVENT_NAME: &str = "crash";
 
-/// What the handler needs, prepared at init.
+/// What the handler needs, prepared at init. (Where no handler exists, only the app name
+/// and version and the client id are read.)
 #[derive(Clone, Debug)]
+#[cfg_attr(
+    not(any(all(target_os = "linux", target_pointer_width = "64"), windows)),
+    allow(dead_code)
+)]
 pub struct Config {
     /// The config directory the records are written to.
     pub dir: std::path::PathBuf,
